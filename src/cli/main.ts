@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * The dr-xai command line: a thin shell over the library. Each subcommand lives in
+ * ./commands/<name>.ts and exports `register(program)`; all real work is in src/<concern>.
+ */
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '../core/index.ts';
+import { DISCLAIMER } from './disclaimer.ts';
+
+const program = new Command();
+program
+  .name('dr-xai')
+  .description(
+    `Explainable diabetic-retinopathy screening from colour fundus photographs.\n${DISCLAIMER}`,
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+// Subcommands register themselves here, one line each.
+const commands: Array<(p: Command) => void> = [];
+for (const register of commands) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode;
+  } else if (isUserError(e)) {
+    process.stderr.write(`dr-xai: error: ${e.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`dr-xai: internal error: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 70;
+  }
+}

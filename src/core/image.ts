@@ -1,0 +1,104 @@
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { DrXaiError } from './errors.ts';
+import { writeFileAtomic } from './fs.ts';
+
+/** An 8-bit interleaved image in memory (channels = 3 for RGB, 1 for a single plane). */
+export interface RgbImage {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
+export interface ImageLimits {
+  /** Reject images above this many pixels before decoding (decompression bombs). */
+  maxPixels?: number;
+}
+
+export type ImageFormat = 'png' | 'jpeg' | 'tiff' | 'webp';
+
+/**
+ * The image format from the file's first bytes (its magic number), never from its name or a
+ * declared content type, which a user or client may get wrong. Null when it is none we read.
+ */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'webp';
+  return null;
+}
+
+/** 100 megapixels: well above any fundus camera (IDRiD is 12 MP), well below a bomb. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/**
+ * Decode image bytes to 8-bit RGB with one clear message per kind of bad input.
+ * Policy (why): the pipeline needs three 8-bit colour channels, so greyscale and 16-bit inputs
+ * are refused rather than silently converted (a 16-bit scan rescaled by guesswork changes the
+ * intensities CLAHE and Otsu see); an alpha channel is dropped only when it is fully opaque.
+ * `source` names the file in messages.
+ */
+export async function decodeImage(bytes: Uint8Array, source: string, limits: ImageLimits = {}): Promise<RgbImage> {
+  const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (bytes.length === 0) throw new DrXaiError('empty file (0 bytes)', { file: source });
+  const format = sniffImageFormat(bytes);
+  if (!format) throw new DrXaiError('not a recognised image (expected PNG, JPEG, TIFF or WebP)', { file: source });
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new DrXaiError(`corrupt ${format.toUpperCase()} (${(e as Error).message.split('\n')[0]})`, { file: source });
+  }
+  const { width = 0, height = 0 } = meta;
+  if (width * height > maxPixels) {
+    throw new DrXaiError(
+      `image too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels (limit ${(maxPixels / 1e6).toFixed(0)})`,
+      { file: source },
+    );
+  }
+  if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') {
+    throw new DrXaiError(`unsupported bit depth (${meta.depth}); an 8-bit colour photograph is needed`, { file: source });
+  }
+  const colourChannels = (meta.channels ?? 0) - (meta.hasAlpha ? 1 : 0);
+  if (colourChannels < 3 || meta.space === 'b-w' || meta.space === 'grey16') {
+    throw new DrXaiError('greyscale image; a colour fundus photograph is needed', { file: source });
+  }
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    const pipeline = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
+    if (meta.hasAlpha) {
+      const alpha = await sharp(bytes, { failOn: 'truncated' }).extractChannel('alpha').stats();
+      if (alpha.channels[0].min < 255) {
+        throw new DrXaiError('image has transparent pixels; a plain RGB photograph is needed', { file: source });
+      }
+    }
+    raw = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    if (e instanceof DrXaiError) throw e;
+    const reason = (e as Error).message.split('\n')[0];
+    throw new DrXaiError(`corrupt or truncated image (${reason})`, { file: source });
+  }
+  if (raw.info.channels !== 3) {
+    throw new DrXaiError(`decoded to ${raw.info.channels} channels, expected 3`, { file: source });
+  }
+  return {
+    width: raw.info.width,
+    height: raw.info.height,
+    channels: 3,
+    data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length),
+  };
+}
+
+/** Encode an in-memory image as PNG bytes. */
+export async function encodePng(img: RgbImage): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+}
+
+/** Write an image as PNG, atomically. */
+export async function writePng(img: RgbImage, file: string): Promise<void> {
+  await writeFileAtomic(file, await encodePng(img));
+}

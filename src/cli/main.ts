@@ -17,8 +17,9 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-// Subcommands register themselves here, one line each.
-const commands: Array<(p: Command) => void> = [];
+// Each subcommand module exports a register function; add one import and one array entry.
+const commands: Array<(p: Command) => void> = [
+];
 for (const register of commands) register(program);
 
 try {

@@ -1,0 +1,91 @@
+import { DrXaiError } from '../core/index.ts';
+
+/** International Clinical DR scale: 0 none, 1 mild, 2 moderate, 3 severe NPDR, 4 proliferative. */
+export const NUM_GRADES = 5;
+/** Referable DR = moderate NPDR or worse (grade >= 2), the screening target. */
+export const REFERABLE_GRADE = 2;
+
+/** Softmax outputs are float32: rows may miss 1 by rounding, never by more than this. */
+const PROB_SUM_TOLERANCE = 1e-4;
+
+function checkGrades(grades: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < grades.length; i++) {
+    const g = grades[i];
+    if (!Number.isInteger(g) || g < 0 || g >= NUM_GRADES) {
+      throw new DrXaiError(`${what}: grade at index ${i} is ${g}; grades must be integers 0..${NUM_GRADES - 1}`);
+    }
+  }
+}
+
+/** Check an N x 5 matrix of grade probabilities (non-negative, finite, rows summing to 1). */
+export function checkGradeProbs(probs: ArrayLike<ArrayLike<number>>, what = 'grade probabilities'): void {
+  if (probs.length === 0) throw new DrXaiError(`${what}: no samples (empty input)`);
+  for (let i = 0; i < probs.length; i++) {
+    const row = probs[i];
+    if (!row || row.length !== NUM_GRADES) throw new DrXaiError(`${what}: row ${i} has ${row?.length ?? 0} values; ${NUM_GRADES} grade probabilities are needed`);
+    let sum = 0;
+    for (let g = 0; g < NUM_GRADES; g++) {
+      const p = row[g];
+      if (!Number.isFinite(p) || p < 0) throw new DrXaiError(`${what}: row ${i} grade ${g} is ${p}; probabilities must be finite and >= 0`);
+      sum += p;
+    }
+    if (Math.abs(sum - 1) > PROB_SUM_TOLERANCE) throw new DrXaiError(`${what}: row ${i} sums to ${sum}, not 1 (expected softmax probabilities)`);
+  }
+}
+
+/** P(grade >= 2) = sum of the probabilities of grades 2..4: the referable score. */
+export function referableProbability(probs: ArrayLike<ArrayLike<number>>): number[] {
+  checkGradeProbs(probs);
+  return Array.from(probs, (row) => {
+    let s = 0;
+    for (let g = REFERABLE_GRADE; g < NUM_GRADES; g++) s += row[g];
+    return s;
+  });
+}
+
+/** Predicted grade = most probable grade (the lowest grade on exact ties). */
+export function predictedGrades(probs: ArrayLike<ArrayLike<number>>): number[] {
+  checkGradeProbs(probs);
+  return Array.from(probs, (row) => {
+    let best = 0;
+    for (let g = 1; g < NUM_GRADES; g++) if (row[g] > row[best]) best = g;
+    return best;
+  });
+}
+
+/** 5 x 5 confusion matrix, rows = true grade, columns = predicted grade, all grades kept. */
+export function gradeConfusionMatrix(trueGrades: ArrayLike<number>, predGrades: ArrayLike<number>): number[][] {
+  if (trueGrades.length !== predGrades.length) throw new DrXaiError(`grade confusion: ${trueGrades.length} true grades but ${predGrades.length} predictions`);
+  if (trueGrades.length === 0) throw new DrXaiError('grade confusion: no samples (empty input)');
+  checkGrades(trueGrades, 'true grades');
+  checkGrades(predGrades, 'predicted grades');
+  const m = Array.from({ length: NUM_GRADES }, () => new Array<number>(NUM_GRADES).fill(0));
+  for (let i = 0; i < trueGrades.length; i++) m[trueGrades[i]][predGrades[i]]++;
+  return m;
+}
+
+/**
+ * Quadratic weighted kappa (Cohen, Psychol. Bull. 70 (1968)): 1 - sum w O / sum w E with
+ * weights w_ij = (i - j)^2, O the confusion matrix and E the outer product of its marginals
+ * divided by N. Computed over the full 0..4 scale, i.e. scikit-learn 1.2
+ * `cohen_kappa_score(a, b, weights='quadratic', labels=[0, 1, 2, 3, 4])`; without `labels`
+ * scikit-learn weights by position among the grades present, which changes the value when a
+ * grade is missing. Undefined (raises) when all agreement is expected by chance alone.
+ */
+export function quadraticWeightedKappa(trueGrades: ArrayLike<number>, predGrades: ArrayLike<number>): number {
+  const O = gradeConfusionMatrix(trueGrades, predGrades);
+  const rows = O.map((r) => r.reduce((a, b) => a + b, 0));
+  const cols = O[0].map((_, j) => O.reduce((a, r) => a + r[j], 0));
+  const n = trueGrades.length;
+  let observed = 0;
+  let expected = 0;
+  for (let i = 0; i < NUM_GRADES; i++) {
+    for (let j = 0; j < NUM_GRADES; j++) {
+      const w = (i - j) ** 2;
+      observed += w * O[i][j];
+      expected += (w * rows[i] * cols[j]) / n;
+    }
+  }
+  if (expected === 0) throw new DrXaiError('quadratic weighted kappa is undefined: true and predicted grades are all one and the same grade');
+  return 1 - observed / expected;
+}

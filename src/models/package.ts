@@ -1,0 +1,225 @@
+/**
+ * The model package: one ONNX file (the inference graph) plus a JSON sidecar next to it
+ * (`model.onnx` + `model.json`). The sidecar carries everything needed to use the weights
+ * correctly — input size, mean/std, the preprocessing that produced the training images, the
+ * label task and the operating point chosen on validation — in the manner of timm's pretrained
+ * configs, where these facts travel with the weights instead of living in user code.
+ *
+ * Use it like tfjs-models: `const model = await loadModel(path)` then `await model.predict(...)`.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import * as ort from 'onnxruntime-node';
+import { DrXaiError, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
+
+export const MODEL_FORMAT = 'dr-xai-model/1';
+
+export const OperatingPointSchema = z.object({
+  /** Decision rule: probability >= threshold is "referable". */
+  threshold: z.number().min(0).max(1),
+  targetSpecificity: z.number().min(0).max(1),
+  /** 'constrained': max sensitivity s.t. specificity >= target; 'closest': the reference study's rule. */
+  mode: z.enum(['constrained', 'closest']),
+  chosenOn: z.string(),
+  sensitivity: z.number().optional(),
+  specificity: z.number().optional(),
+});
+export type OperatingPoint = z.infer<typeof OperatingPointSchema>;
+
+export const ModelSidecarSchema = z.object({
+  format: z.literal(MODEL_FORMAT),
+  /** Registry name of the architecture, e.g. 'efficientnet_b0'. */
+  name: z.string().min(1),
+  version: z.string().default('0'),
+  task: z.enum(['referable', 'any-dr', 'grade']),
+  numClasses: z.number().int().positive(),
+  input: z.object({
+    name: z.string().default('image'),
+    size: z.number().int().positive(),
+    mean: z.tuple([z.number(), z.number(), z.number()]),
+    std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+  }),
+  outputs: z.object({
+    logits: z.string().default('logits'),
+    /** Activation of the CAM target layer (N,C,h,w), present when the graph exports it. */
+    features: z.string().optional(),
+  }),
+  /** The preprocessing config (src/preprocess) applied to every image before the model. */
+  preprocess: z.record(z.string(), z.unknown()),
+  operatingPoint: OperatingPointSchema.optional(),
+  metrics: z.record(z.string(), z.unknown()).optional(),
+  data: z
+    .object({ name: z.string(), hash: z.string().optional(), nTrain: z.number().optional(), nVal: z.number().optional() })
+    .optional(),
+  createdAt: z.string().optional(),
+  notes: z.string().optional(),
+});
+export type ModelSidecar = z.infer<typeof ModelSidecarSchema>;
+
+/** The sidecar of `x.onnx` is `x.json`. */
+export function sidecarPath(onnxPath: string): string {
+  return onnxPath.replace(/\.onnx$/i, '') + '.json';
+}
+
+/** Write a model package (ONNX bytes + sidecar), each file atomically. */
+export async function saveModel(onnxPath: string, onnxBytes: Uint8Array, sidecar: ModelSidecar): Promise<void> {
+  const checked = ModelSidecarSchema.parse(sidecar);
+  await writeFileAtomic(onnxPath, onnxBytes);
+  await writeFileAtomic(sidecarPath(onnxPath), JSON.stringify(checked, null, 2) + '\n');
+}
+
+/** Read and validate a sidecar; one line naming the file and the first bad field on error. */
+export async function readSidecar(onnxPath: string): Promise<ModelSidecar> {
+  const file = sidecarPath(onnxPath);
+  const text = (await readFileOrFail(file, 'model sidecar (JSON next to the .onnx)')).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DrXaiError(`not valid JSON (${(e as Error).message})`, { file });
+  }
+  const parsed = ModelSidecarSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new DrXaiError(`invalid model sidecar: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file });
+  }
+  return parsed.data;
+}
+
+/**
+ * Model input from preprocessed images: NCHW float32, (pixel/255 - mean)/std per channel.
+ * Every image must already be input.size x input.size RGB (the preprocessing produces that).
+ */
+export function toInputTensor(images: RgbImage[], input: ModelSidecar['input']): Float32Array {
+  const { size, mean, std } = input;
+  const plane = size * size;
+  const out = new Float32Array(images.length * 3 * plane);
+  images.forEach((img, n) => {
+    if (img.width !== size || img.height !== size || img.channels !== 3) {
+      throw new DrXaiError(`model expects ${size}x${size} RGB input, got ${img.width}x${img.height}x${img.channels}`);
+    }
+    const base = n * 3 * plane;
+    for (let c = 0; c < 3; c++) {
+      const scale = 1 / (255 * std[c]);
+      const shift = mean[c] / std[c];
+      const dst = base + c * plane;
+      for (let i = 0; i < plane; i++) out[dst + i] = img.data[i * 3 + c] * scale - shift;
+    }
+  });
+  return out;
+}
+
+/**
+ * Probability of the positive class of a binary task from its logits, and for the 5-grade
+ * task the referable probability P(grade >= 2) = sum of the softmax over grades 2..4.
+ */
+export function positiveProbability(logits: Float32Array | number[], task: ModelSidecar['task'], numClasses: number): number[] {
+  const n = logits.length / numClasses;
+  const out: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (numClasses === 1) {
+      out[i] = 1 / (1 + Math.exp(-logits[i]));
+    } else {
+      const row = Array.from(logits.slice(i * numClasses, (i + 1) * numClasses));
+      const max = Math.max(...row);
+      const exps = row.map((v) => Math.exp(v - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      const from = task === 'grade' ? 2 : 1;
+      out[i] = exps.slice(from).reduce((a, b) => a + b, 0) / sum;
+    }
+  }
+  return out;
+}
+
+export interface Prediction {
+  /** Raw logits, numClasses per image. */
+  logits: Float32Array;
+  /** Probability of referable DR (or of the positive class), one per image. */
+  probability: number[];
+  /** CAM target activation (N,C,h,w) when the model exports it. */
+  features?: { data: Float32Array; dims: readonly number[] };
+}
+
+export interface LoadOptions {
+  /** ONNX Runtime execution providers, in order of preference (default ['cpu']). */
+  executionProviders?: string[];
+  intraOpNumThreads?: number;
+}
+
+/** A loaded model package: the ONNX Runtime session plus its sidecar. */
+export class FundusModel {
+  readonly info: ModelSidecar;
+  readonly onnxPath: string;
+  private readonly session: ort.InferenceSession;
+
+  private constructor(onnxPath: string, info: ModelSidecar, session: ort.InferenceSession) {
+    this.onnxPath = onnxPath;
+    this.info = info;
+    this.session = session;
+  }
+
+  static async load(onnxPath: string, opts: LoadOptions = {}): Promise<FundusModel> {
+    const info = await readSidecar(onnxPath);
+    const bytes = await readFileOrFail(onnxPath, 'model file');
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        executionProviders: opts.executionProviders ?? ['cpu'],
+        ...(opts.intraOpNumThreads ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+        graphOptimizationLevel: 'all',
+      });
+    } catch (e) {
+      throw new DrXaiError(`not a loadable ONNX model (${(e as Error).message.split('\n')[0]})`, { file: onnxPath });
+    }
+    for (const name of [info.outputs.logits, ...(info.outputs.features ? [info.outputs.features] : [])]) {
+      if (!session.outputNames.includes(name)) {
+        throw new DrXaiError(`the sidecar names output '${name}' but the graph has ${session.outputNames.join(', ')}`, { file: onnxPath });
+      }
+    }
+    if (!session.inputNames.includes(info.input.name)) {
+      throw new DrXaiError(`the sidecar names input '${info.input.name}' but the graph has ${session.inputNames.join(', ')}`, { file: onnxPath });
+    }
+    return new FundusModel(onnxPath, info, session);
+  }
+
+  /** Display name: file stem plus architecture. */
+  get displayName(): string {
+    return `${path.basename(this.onnxPath, '.onnx')} (${this.info.name})`;
+  }
+
+  /** Run preprocessed images (input.size square RGB) through the network. */
+  async predict(images: RgbImage[], opts: { features?: boolean } = {}): Promise<Prediction> {
+    const { size } = this.info.input;
+    const input = new ort.Tensor('float32', toInputTensor(images, this.info.input), [images.length, 3, size, size]);
+    const wantFeatures = opts.features === true && this.info.outputs.features !== undefined;
+    const fetches = [this.info.outputs.logits, ...(wantFeatures ? [this.info.outputs.features as string] : [])];
+    const out = await this.session.run({ [this.info.input.name]: input }, fetches);
+    const logits = out[this.info.outputs.logits].data as Float32Array;
+    const prediction: Prediction = {
+      logits,
+      probability: positiveProbability(logits, this.info.task, this.info.numClasses),
+    };
+    if (wantFeatures) {
+      const f = out[this.info.outputs.features as string];
+      prediction.features = { data: f.data as Float32Array, dims: f.dims };
+    }
+    return prediction;
+  }
+
+  /** Decision at the stored operating point (throws when the model has none). */
+  decide(probability: number): boolean {
+    if (!this.info.operatingPoint) {
+      throw new DrXaiError('this model has no stored operating point; evaluate it on validation data first', { file: sidecarPath(this.onnxPath) });
+    }
+    return probability >= this.info.operatingPoint.threshold;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** tfjs-models style entry point: `const model = await loadModel('model.onnx')`. */
+export function loadModel(onnxPath: string, opts?: LoadOptions): Promise<FundusModel> {
+  return FundusModel.load(onnxPath, opts);
+}

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadModel, positiveProbability, saveModel, readSidecar } from '../../src/models/index.ts';
+
+const FIX = path.resolve(import.meta.dirname, '../fixtures/models');
+const expected = JSON.parse(readFileSync(path.join(FIX, 'tiny_expected.json'), 'utf8'));
+
+function testImage(invert: boolean) {
+  const data = new Uint8Array(8 * 8 * 3);
+  for (let y = 0; y < 8; y++)
+    for (let x = 0; x < 8; x++)
+      for (let c = 0; c < 3; c++) {
+        const v = (y * 37 + x * 11 + c * 53) % 256;
+        data[(y * 8 + x) * 3 + c] = invert ? 255 - v : v;
+      }
+  return { width: 8, height: 8, channels: 3 as const, data };
+}
+
+test('loadModel + predict reproduce the numpy logits of the fixture (normalisation included)', async () => {
+  const model = await loadModel(path.join(FIX, 'tiny.onnx'));
+  const out = await model.predict([testImage(false), testImage(true)], { features: true });
+  assert.equal(out.logits.length, 2);
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(out.logits[i] - expected.logits[i]) < 1e-4, `logit ${i}: ${out.logits[i]} vs ${expected.logits[i]}`);
+    assert.ok(Math.abs(out.probability[i] - 1 / (1 + Math.exp(-expected.logits[i]))) < 1e-5);
+  }
+  assert.deepEqual(out.features?.dims, [2, 4, 8, 8]);
+  const sum0 = out.features!.data.slice(0, 256).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum0 - expected.features_sum[0]) < 1e-2);
+  assert.equal(model.decide(0.5), true);
+  assert.equal(model.decide(0.4999), false);
+  await model.release();
+});
+
+test('positiveProbability: sigmoid for binary, P(grade >= 2) for five grades', () => {
+  assert.deepEqual(positiveProbability([0], 'referable', 1), [0.5]);
+  const p = positiveProbability([0, 0, 0, 0, Math.log(2)], 'grade', 5)[0];
+  assert.ok(Math.abs(p - 4 / 6) < 1e-12); // softmax weights 1,1,1,1,2: grades 2..4 hold 4 of 6
+});
+
+test('model package errors name the file: missing sidecar, bad field, wrong input size, round trip', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-model-'));
+  const onnx = path.join(dir, 'm.onnx');
+  copyFileSync(path.join(FIX, 'tiny.onnx'), onnx);
+  await assert.rejects(loadModel(onnx), /m\.json: model sidecar .* not found/);
+  const sidecar = await readSidecar(path.join(FIX, 'tiny.onnx'));
+  writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, numClasses: -1 }));
+  await assert.rejects(loadModel(onnx), /m\.json: invalid model sidecar: numClasses/);
+  writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, outputs: { logits: 'nope' } }));
+  await assert.rejects(loadModel(onnx), /names output 'nope'/);
+  await saveModel(path.join(dir, 'n.onnx'), readFileSync(onnx), sidecar);
+  assert.deepEqual(await readSidecar(path.join(dir, 'n.onnx')), sidecar);
+  const model = await loadModel(path.join(dir, 'n.onnx'));
+  await assert.rejects(model.predict([{ width: 4, height: 4, channels: 3, data: new Uint8Array(48) }]), /expects 8x8 RGB input, got 4x4x3/);
+  await model.release();
+});

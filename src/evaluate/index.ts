@@ -26,3 +26,14 @@ export {
   NUM_GRADES,
   REFERABLE_GRADE,
 } from './grade.ts';
+export { PLOT_PIXELS, findPlotFont } from './plots.ts';
+export {
+  evaluatePredictions,
+  formatMetricsTable,
+  SUMMARY_COLUMNS,
+  type EvaluateOptions,
+  type EvaluationResult,
+  type SplitPredictions,
+  type SplitEvaluation,
+  type MetricsRow,
+} from './report.ts';

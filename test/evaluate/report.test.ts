@@ -1,0 +1,197 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
+import { DrXaiError, Rng } from '../../src/core/index.ts';
+import {
+  auroc,
+  averagePrecision,
+  brierScore,
+  chooseOperatingPoint,
+  evaluatePredictions,
+  expectedCalibrationError,
+  formatMetricsTable,
+  metricsAtThreshold,
+  PLOT_PIXELS,
+  predictedGrades,
+  quadraticWeightedKappa,
+  stratifiedBootstrap,
+  SUMMARY_COLUMNS,
+} from '../../src/evaluate/index.ts';
+import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+
+function synthetic(n: number, seed: number) {
+  const rng = new Rng(seed);
+  const ids: string[] = [];
+  const labels: number[] = [];
+  const scores: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const y = rng.next() < 0.35 ? 1 : 0;
+    ids.push(i === 0 ? `id,with "comma" ${seed}` : `img${seed}_${i}`);
+    labels.push(y);
+    scores.push(1 / (1 + Math.exp(-(rng.normal() * 1.2 + 2.2 * y - 1.4))));
+  }
+  return { ids, labels, scores };
+}
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'drxai-eval-'));
+const num = (s: string) => (s === 'NA' ? null : Number(s));
+
+test('evaluatePredictions writes plots, CSVs and report whose values match the metric functions', async () => {
+  const outDir = tmp();
+  try {
+    const val = synthetic(120, 1);
+    const testSplit = synthetic(150, 2);
+    const result = await evaluatePredictions({
+      splits: { val, test: testSplit }, task: 'referable', fixSpecificity: 0.9, mode: 'constrained',
+      bootstrap: 300, seed: 7, outDir, modelInfo: { model: 'synthetic' },
+    });
+    const expected = ['calibration', 'test_pr', 'test_roc', 'val_pr', 'val_roc']
+      .flatMap((p) => [`${p}.png`, `${p}.svg`])
+      .concat(['metrics_summary.csv', 'predictions.csv', 'report.md'])
+      .sort();
+    assert.deepEqual(readdirSync(outDir).sort(), expected);
+
+    const op = chooseOperatingPoint(val.labels, val.scores, { targetSpecificity: 0.9 });
+    assert.equal(result.threshold, op.threshold);
+    const rows = parse(readFileSync(path.join(outDir, 'metrics_summary.csv')), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(rows[0]), [...SUMMARY_COLUMNS]);
+    assert.deepEqual(rows.map((r) => r.split), ['val', 'test']);
+    for (const [row, split] of [[rows[0], val], [rows[1], testSplit]] as const) {
+      const m = metricsAtThreshold(split.labels, split.scores, op.threshold);
+      const boot = stratifiedBootstrap(split.labels, split.scores, { threshold: op.threshold, resamples: 300, seed: 7 });
+      assert.equal(Number(row.n), split.labels.length);
+      assert.equal(Number(row.positives), m.tp + m.fn);
+      assert.equal(Number(row.auroc), auroc(split.labels, split.scores));
+      assert.equal(Number(row.auroc_lo), boot.auroc.lo);
+      assert.equal(Number(row.auprc), averagePrecision(split.labels, split.scores));
+      assert.equal(Number(row.auprc_hi), boot.auprc.hi);
+      assert.equal(Number(row.threshold), op.threshold);
+      assert.equal(Number(row.sens), m.sensitivity);
+      assert.equal(Number(row.spec_lo), boot.specificity.lo);
+      assert.equal(num(row.ppv), m.ppv);
+      assert.equal(num(row.npv), m.npv);
+      assert.equal(Number(row.f1), m.f1);
+      assert.equal(Number(row.brier), brierScore(split.labels, split.scores));
+      assert.equal(Number(row.ece), expectedCalibrationError(split.labels, split.scores));
+    }
+
+    const preds = parse(readFileSync(path.join(outDir, 'predictions.csv')), { columns: true }) as Record<string, string>[];
+    assert.equal(preds.length, 270);
+    assert.deepEqual(Object.keys(preds[0]), ['split', 'id', 'label', 'score', 'decision']);
+    assert.equal(preds[0].id, 'id,with "comma" 1');
+    for (const p of preds) assert.equal(Number(p.decision), Number(p.score) >= op.threshold ? 1 : 0);
+    assert.equal(preds.filter((p) => p.split === 'test' && p.decision === '1').length, metricsAtThreshold(testSplit.labels, testSplit.scores, op.threshold).tp + metricsAtThreshold(testSplit.labels, testSplit.scores, op.threshold).fp);
+
+    const report = readFileSync(path.join(outDir, 'report.md'), 'utf8');
+    assert.ok(report.includes(DISCLAIMER));
+    assert.ok(report.includes('![test_roc.png](test_roc.png)'));
+    assert.ok(report.includes(`>= ${op.threshold.toFixed(3)}`));
+
+    for (const name of ['test_roc', 'test_pr', 'val_roc', 'val_pr', 'calibration']) {
+      const png = readFileSync(path.join(outDir, `${name}.png`));
+      const meta = await sharp(png).metadata();
+      assert.equal(meta.format, 'png');
+      assert.equal(meta.width, PLOT_PIXELS);
+      assert.equal(meta.height, PLOT_PIXELS);
+      // The top strip holds only the title: dark pixels there mean the font was found and text drawn.
+      const strip = await sharp(png).extract({ left: 0, top: 0, width: PLOT_PIXELS, height: 60 }).greyscale().raw().toBuffer();
+      const dark = strip.filter((v) => v < 100).length;
+      assert.ok(dark > 500, `${name}: title text drawn (${dark} dark pixels)`);
+      assert.match(readFileSync(path.join(outDir, `${name}.svg`), 'utf8'), /^<svg/);
+    }
+    assert.match(readFileSync(path.join(outDir, 'test_roc.svg'), 'utf8'), /AUROC/);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('thresholdFrom applies a stored threshold unchanged (external validation, no val split)', async () => {
+  const outDir = tmp();
+  try {
+    const ext = synthetic(90, 3);
+    const result = await evaluatePredictions({ splits: { external: ext }, task: 'referable', thresholdFrom: 0.5, bootstrap: 100, outDir });
+    assert.equal(result.threshold, 0.5);
+    assert.deepEqual(result.thresholdSource, { kind: 'given' });
+    assert.equal(result.rows[0].sens, metricsAtThreshold(ext.labels, ext.scores, 0.5).sensitivity);
+    assert.ok(readdirSync(outDir).includes('external_roc.png'));
+    assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /Threshold given by the caller/);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('grade task: referable score P(grade >= 2), QWK column and 5x5 confusion', async () => {
+  const outDir = tmp();
+  try {
+    const rng = new Rng(5);
+    const make = (n: number) => {
+      const labels: number[] = [];
+      const gradeProbs: number[][] = [];
+      for (let i = 0; i < n; i++) {
+        const g = Math.min(4, Math.floor(rng.next() * 5));
+        const logits = [0, 1, 2, 3, 4].map((k) => rng.normal() + (k === g ? 2 : 0));
+        const z = logits.map(Math.exp);
+        const sum = z.reduce((a, b) => a + b, 0);
+        labels.push(g);
+        gradeProbs.push(z.map((v) => v / sum));
+      }
+      return { ids: labels.map((_, i) => `g${i}`), labels, gradeProbs };
+    };
+    const val = make(100);
+    const testSplit = make(100);
+    const result = await evaluatePredictions({ splits: { val, test: testSplit }, task: 'grade', bootstrap: 100, outDir });
+    const rows = parse(readFileSync(path.join(outDir, 'metrics_summary.csv')), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(rows[0]), [...SUMMARY_COLUMNS, 'qwk']);
+    assert.equal(Number(rows[1].qwk), quadraticWeightedKappa(testSplit.labels, predictedGrades(testSplit.gradeProbs)));
+    const referable = testSplit.labels.map((g) => (g >= 2 ? 1 : 0));
+    const score = testSplit.gradeProbs.map((p) => p[2] + p[3] + p[4]);
+    assert.ok(Math.abs(Number(rows[1].auroc) - auroc(referable, score)) < 1e-12);
+    assert.equal(result.splits[1].gradeConfusion!.flat().reduce((a, b) => a + b, 0), 100);
+    const preds = parse(readFileSync(path.join(outDir, 'predictions.csv')), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(preds[0]), ['split', 'id', 'label', 'score', 'decision', 'grade', 'predicted_grade', 'p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4']);
+    assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /Five-grade agreement/);
+    assert.match(formatMetricsTable(result.rows), /QWK/);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('bad input raises DrXaiError and writes nothing', async () => {
+  const outDir = tmp();
+  try {
+    const good = synthetic(40, 4);
+    const bad = async (opts: Partial<Parameters<typeof evaluatePredictions>[0]>, re: RegExp) => {
+      await assert.rejects(
+        evaluatePredictions({ splits: { val: good }, task: 'referable', bootstrap: 50, outDir, ...opts }),
+        (e: unknown) => e instanceof DrXaiError && re.test(e.message),
+      );
+    };
+    await bad({ splits: { test: good } }, /no 'val' split to tune/);
+    await bad({ splits: { val: good, test: { ...good, labels: good.labels.map(() => 1) } } }, /split 'test'.*only one class/);
+    await bad({ splits: { val: { ...good, ids: good.ids.map(() => 'same') } } }, /id 'same' appears more than once/);
+    await bad({ splits: { 'val/../x': good } }, /split names/);
+    await bad({ splits: { val: { ...good, scores: good.scores.map((s) => s * 3) } } }, /probability in \[0, 1\]/);
+    await bad({ splits: { val: { ...good, scores: good.scores.slice(1) } } }, /40 labels but 39 scores/);
+    await bad({ task: 'grade' }, /needs gradeProbs/);
+    await bad({ thresholdFrom: NaN }, /thresholdFrom must be a finite number/);
+    await bad({ splits: {} }, /no splits/);
+    assert.deepEqual(readdirSync(outDir), []);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('formatMetricsTable prints one aligned line per split with 3-decimal CIs', () => {
+  const row = {
+    split: 'test', n: 100, positives: 30, auroc: 0.91234, auroc_lo: 0.85, auroc_hi: 0.95, auprc: 0.8, auprc_lo: 0.7, auprc_hi: 0.9,
+    threshold: 0.42, sens: 0.8, sens_lo: 0.6, sens_hi: 0.9, spec: 0.95, spec_lo: 0.9, spec_hi: 0.98, ppv: null, npv: 0.9, f1: 0.7, brier: 0.1, ece: 0.05,
+  };
+  const lines = formatMetricsTable([row]).split('\n');
+  assert.equal(lines.length, 3);
+  assert.equal(new Set(lines.map((l) => l.length)).size, 1, 'all lines the same width');
+  assert.match(lines[2], /^test +100 +30 +0\.912 \[0\.850, 0\.950\] +0\.800 \[0\.700, 0\.900\] +0\.420 +0\.800 \[0\.600, 0\.900\] +0\.950 \[0\.900, 0\.980\] +n\/a +0\.900 +0\.100 +0\.050$/);
+});

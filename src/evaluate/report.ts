@@ -295,7 +295,8 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
   let threshold: number;
   let thresholdSource: EvaluationResult['thresholdSource'];
   if (opts.thresholdFrom !== undefined) {
-    if (!Number.isFinite(opts.thresholdFrom)) throw new DrXaiError(`thresholdFrom must be a finite number, got ${opts.thresholdFrom}`);
+    // +Infinity is a legitimate stored threshold (tuning found none meeting the target: call nothing referable).
+    if (typeof opts.thresholdFrom !== 'number' || Number.isNaN(opts.thresholdFrom)) throw new DrXaiError(`thresholdFrom must be a number, got ${opts.thresholdFrom}`);
     threshold = opts.thresholdFrom;
     thresholdSource = { kind: 'given' };
   } else {

@@ -177,7 +177,7 @@ test('bad input raises DrXaiError and writes nothing', async () => {
     await bad({ splits: { val: { ...good, scores: good.scores.map((s) => s * 3) } } }, /probability in \[0, 1\]/);
     await bad({ splits: { val: { ...good, scores: good.scores.slice(1) } } }, /40 labels but 39 scores/);
     await bad({ task: 'grade' }, /needs gradeProbs/);
-    await bad({ thresholdFrom: NaN }, /thresholdFrom must be a finite number/);
+    await bad({ thresholdFrom: NaN }, /thresholdFrom must be a number/);
     await bad({ splits: {} }, /no splits/);
     assert.deepEqual(readdirSync(outDir), []);
   } finally {

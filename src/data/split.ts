@@ -53,23 +53,28 @@ export function validateFractions(fractions: readonly number[]): [number, number
 }
 
 /**
- * Integer image targets per (grade, split) for the grades of one task class.
+ * Integer image targets per (grade, split).
  *
  * Ideal counts x[g][k] = fractions[k] * n[g] are rounded so that (a) each row still sums to n[g]
- * exactly, (b) every cell is floor or ceil of its ideal, and (c) every column sum (the task
- * class's images in split k) is floor or ceil of fractions[k] * N. Such a "controlled rounding"
- * always exists for a two-way table (Cox, "A constructive procedure for unbiased controlled
- * rounding", JASA 1987: the constraints form a network matrix, so the polytope that holds the
- * ideal x has integral vertices). With at most 5 grades and 3 splits we find it by enumeration,
- * choosing the candidate closest to the ideal (least squares over cells and columns).
+ * exactly, (b) every cell is floor or ceil of its ideal, and (c) for every set of rows in
+ * `rowGroups` (the grades of one task class) and for the whole table, each column sum is floor or
+ * ceil of its ideal. Such a "controlled rounding" always exists (Cox, "A constructive procedure
+ * for unbiased controlled rounding", JASA 1987): rows are one laminar family of cells, the
+ * nested class/total column sums another, so the constraint matrix is totally unimodular and the
+ * polytope that holds the ideal x has integral vertices. With at most 6 rows and 3 splits
+ * (<= 3^6 candidates) we find it by enumeration, keeping the candidate closest to the ideal
+ * (least squares over cells, class columns and total columns; first one on ties).
  */
-export function controlledRounding(rowTotals: readonly number[], fractions: readonly number[]): number[][] {
+export function controlledRounding(rowTotals: readonly number[], fractions: readonly number[], rowGroups: readonly (readonly number[])[] = []): number[][] {
   const K = fractions.length;
   const ideal = rowTotals.map((n) => fractions.map((f) => snap(f * n)));
   const base = ideal.map((row) => row.map(Math.floor));
   const need = rowTotals.map((n, g) => n - base[g].reduce((a, b) => a + b, 0));
-  const total = rowTotals.reduce((a, b) => a + b, 0);
-  const colIdeal = fractions.map((f) => snap(f * total));
+  const sets = [...rowGroups, rowTotals.map((_, g) => g)];
+  const setIdeal = sets.map((rows) => {
+    const n = rows.reduce((a, g) => a + rowTotals[g], 0);
+    return fractions.map((f) => snap(f * n));
+  });
   // Per row, the ways to hand out its `need` extra images to its fractional cells.
   const choices = ideal.map((row, g) => {
     const fractional = row.map((x, k) => (Number.isInteger(x) ? -1 : k)).filter((k) => k >= 0);
@@ -90,14 +95,14 @@ export function controlledRounding(rowTotals: readonly number[], fractions: read
   const search = (g: number): void => {
     if (g === rowTotals.length) {
       let cost = 0;
-      for (let k = 0; k < K; k++) {
-        let col = 0;
-        for (let r = 0; r < rowTotals.length; r++) {
-          col += current[r][k];
-          cost += (current[r][k] - ideal[r][k]) ** 2;
+      for (let r = 0; r < rowTotals.length; r++) for (let k = 0; k < K; k++) cost += (current[r][k] - ideal[r][k]) ** 2;
+      for (let i = 0; i < sets.length; i++) {
+        for (let k = 0; k < K; k++) {
+          let col = 0;
+          for (const r of sets[i]) col += current[r][k];
+          if (col < Math.floor(setIdeal[i][k]) || col > Math.ceil(setIdeal[i][k])) return;
+          cost += (col - setIdeal[i][k]) ** 2;
         }
-        if (col < Math.floor(colIdeal[k]) || col > Math.ceil(colIdeal[k])) return;
-        cost += (col - colIdeal[k]) ** 2;
       }
       if (cost < bestCost - 1e-12) {
         bestCost = cost;
@@ -128,16 +133,17 @@ interface Unit {
  * Strata are the ICDR grades for every task: splitting each grade in proportion also splits
  * any grouping of grades (referable, any-dr) in proportion, and keeps the rarer grades
  * (severe, proliferative) from piling up in one split. Targets per grade and split come from
- * controlledRounding over the grades of each task class, so without duplicates every grade AND
- * every task class lands within one image of its ideal count in every split.
+ * controlledRounding, so without duplicates every grade, every task class and every split's
+ * total lands within one image of its ideal count.
  *
  * Duplicate groups move as one unit. A group's stratum is its highest grade (the conservative
  * reading when graders disagree on the same picture). Within a stratum the units are shuffled
  * with Rng(seed) and dealt out in that order: train is filled to its target, then val, then test
  * (a split with fraction 0 receives nothing). A group that does not fit the split being filled
- * goes to a later one it fits, else to the one furthest below target. Without groups this is
- * a plain cut of the shuffled list and meets the targets exactly; with groups, a group's split
- * depends only on its random position, so duplicates are not steered into any one split.
+ * goes to a later one it fits, else to the one furthest below target, and that excess is taken
+ * off the targets of the next grades of the same task class. Without groups this is a plain cut
+ * of the shuffled list and meets the targets exactly; with groups, a group's split depends only
+ * on its random position, so duplicates are not steered into any one split.
  */
 export function stratifiedSplit(samples: readonly Sample[], opts: SplitOptions = {}): SplitResult {
   const fractions = validateFractions(opts.fractions ?? DEFAULT_FRACTIONS);
@@ -182,7 +188,7 @@ export function stratifiedSplit(samples: readonly Sample[], opts: SplitOptions =
     units.push({ samples: list, grade: grades.length ? Math.max(...grades) : null });
   }
 
-  // Targets: one controlled rounding per task class, over that class's grades.
+  // Targets per grade, balanced per grade, per task class and per split total.
   const strata: (number | null)[] = [0, 1, 2, 3, 4, null];
   const size = new Map<number | null, number>(strata.map((g) => [g, 0]));
   for (const u of units) size.set(u.grade, size.get(u.grade)! + u.samples.length);
@@ -193,29 +199,35 @@ export function stratifiedSplit(samples: readonly Sample[], opts: SplitOptions =
     if (!classes.has(cls)) classes.set(cls, []);
     classes.get(cls)!.push(g);
   }
-  for (const grades of classes.values()) {
-    const rows = controlledRounding(grades.map((g) => size.get(g)!), fractions);
-    grades.forEach((g, i) => target.set(g, rows[i]));
-  }
+  const classRows = [...classes.values()].map((grades) => grades.map((g) => strata.indexOf(g)));
+  const targets = controlledRounding(strata.map((g) => size.get(g)!), fractions, classRows);
+  strata.forEach((g, i) => target.set(g, targets[i]));
 
   const rng = new Rng(seed);
   const bySplit: Sample[][] = [[], [], []];
   const open = [0, 1, 2].filter((k) => fractions[k] > 0);
-  for (const g of strata) {
-    const stratum = rng.shuffle(units.filter((u) => u.grade === g));
-    const want = target.get(g)!;
-    const have = [0, 0, 0];
-    const deficit = (k: number): number => want[k] - have[k];
-    for (const unit of stratum) {
-      const n = unit.samples.length;
-      // Fill the splits in turn (train, then val, then test) like cutting a shuffled list, so a
-      // group lands wherever its random position falls; one too big for the split being filled
-      // goes to a later split it fits, else to the split furthest below its target.
-      const filling = open.find((k) => deficit(k) > 0);
-      let k = filling !== undefined && deficit(filling) >= n ? filling : open.find((j) => j > (filling ?? -1) && deficit(j) >= n);
-      if (k === undefined) k = open.reduce((a, b) => (deficit(b) > deficit(a) ? b : a));
-      have[k] += n;
-      bySplit[k].push(...unit.samples);
+  for (const grades of classes.values()) {
+    // A group can overshoot its grade's target; the excess is taken off the targets of the
+    // class's next grades (largest last, where it is relatively smallest), so the task class
+    // stays balanced. Without groups there is never any excess.
+    const carry = [0, 0, 0];
+    for (const g of [...grades].sort((a, b) => size.get(a)! - size.get(b)!)) {
+      const stratum = rng.shuffle(units.filter((u) => u.grade === g));
+      const want = target.get(g)!.map((t, k) => t - carry[k]);
+      const have = [0, 0, 0];
+      const deficit = (k: number): number => want[k] - have[k];
+      for (const unit of stratum) {
+        const n = unit.samples.length;
+        // Fill the splits in turn (train, then val, then test) like cutting a shuffled list, so a
+        // group lands wherever its random position falls; one too big for the split being filled
+        // goes to a later split it fits, else to the split furthest below its target.
+        const filling = open.find((k) => deficit(k) > 0);
+        let k = filling !== undefined && deficit(filling) >= n ? filling : open.find((j) => j > (filling ?? -1) && deficit(j) >= n);
+        if (k === undefined) k = open.reduce((a, b) => (deficit(b) > deficit(a) ? b : a));
+        have[k] += n;
+        bySplit[k].push(...unit.samples);
+      }
+      for (let k = 0; k < 3; k++) carry[k] = have[k] - want[k];
     }
   }
   for (const list of bySplit) list.sort((a, b) => order.get(a.id)! - order.get(b.id)!);

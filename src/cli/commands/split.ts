@@ -1,0 +1,77 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DrXaiError } from '../../core/index.ts';
+import {
+  DEFAULT_FRACTIONS,
+  DEFAULT_SEED,
+  findDuplicateGroups,
+  formatSplitReport,
+  loadDataset,
+  parseFormat,
+  parseTask,
+  stratifiedSplit,
+  validateFractions,
+  writeSplitCsv,
+} from '../../data/index.ts';
+
+interface SplitCliOptions {
+  data: string;
+  format: string;
+  task: string;
+  fractions?: string;
+  val?: string;
+  test?: string;
+  seed: string;
+  out: string;
+  jobs?: string;
+  quiet?: boolean;
+}
+
+function parseNumber(value: string, option: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new DrXaiError(`${option} must be a number, got '${value}'`);
+  return n;
+}
+
+function fractionsFrom(opts: SplitCliOptions): [number, number, number] {
+  if (opts.fractions !== undefined) {
+    if (opts.val !== undefined || opts.test !== undefined) throw new DrXaiError('give either --fractions or --val/--test, not both');
+    return validateFractions(opts.fractions.split(',').map((f) => parseNumber(f, '--fractions')));
+  }
+  if (opts.val === undefined && opts.test === undefined) return [...DEFAULT_FRACTIONS];
+  const val = opts.val === undefined ? DEFAULT_FRACTIONS[1] : parseNumber(opts.val, '--val');
+  const test = opts.test === undefined ? DEFAULT_FRACTIONS[2] : parseNumber(opts.test, '--test');
+  // Rounded so 1 - 0.1 - 0.1 is 0.8, not 0.7999999999999999 printed back to the user.
+  return validateFractions([+(1 - val - test).toFixed(12), val, test]);
+}
+
+export function register(program: Command): void {
+  program
+    .command('split')
+    .description('stratified train/val/test split that keeps identical images together; writes id,split,grade,group')
+    .requiredOption('--data <root>', 'data set folder (or a path,grade CSV)')
+    .option('--format <format>', 'auto, aptos, aptos224, eyepacs, messidor2, idrid, generic, folder', 'auto')
+    .option('--task <task>', 'referable, any-dr or grade (classes the report counts)', 'referable')
+    .option('--fractions <train,val,test>', `split fractions, e.g. 0.9,0.1,0 (default ${DEFAULT_FRACTIONS.join(',')})`)
+    .option('--val <fraction>', 'validation fraction (train gets the rest)')
+    .option('--test <fraction>', 'test fraction (train gets the rest)')
+    .option('--seed <n>', 'random seed', String(DEFAULT_SEED))
+    .option('--jobs <n>', 'images hashed at once (default: twice the CPU cores)')
+    .option('--quiet', 'no progress bar')
+    .requiredOption('--out <file>', 'split CSV to write')
+    .action(async (opts: SplitCliOptions) => {
+      const fractions = fractionsFrom(opts);
+      const task = parseTask(opts.task);
+      const seed = parseNumber(opts.seed, '--seed');
+      if (!Number.isInteger(seed) || seed < 0) throw new DrXaiError(`--seed must be a non-negative integer, got '${opts.seed}'`);
+      const jobs = opts.jobs === undefined ? undefined : parseNumber(opts.jobs, '--jobs');
+      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new DrXaiError(`--jobs must be a positive integer, got '${opts.jobs}'`);
+      const dataset = await loadDataset(opts.data, parseFormat(opts.format));
+      const skipped = dataset.skipped.map((s) => `, skipped ${s.count} ${s.reason}`).join('');
+      process.stdout.write(`${dataset.name}: ${dataset.format}, ${dataset.samples.length} images${skipped}\n`);
+      const groups = await findDuplicateGroups(dataset.samples, { jobs, quiet: opts.quiet });
+      const split = stratifiedSplit(dataset.samples, { fractions, seed, task, groupBy: groups });
+      await writeSplitCsv(path.resolve(opts.out), split);
+      process.stdout.write(`${formatSplitReport(split.report)}\nwrote ${opts.out}\n`);
+    });
+}

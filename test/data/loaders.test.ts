@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DrXaiError } from '../../src/core/index.ts';
 import { loadDataset, detectFormat, type Dataset } from '../../src/data/index.ts';
@@ -99,6 +99,18 @@ test('idrid: messy header (trailing spaces, empty columns, CRLF, blank line) in 
     ['IDRiD_002', '1. Original Images/a. Training Set/IDRiD_002.jpg', 0],
     ['IDRiD_003', '1. Original Images/a. Training Set/IDRiD_003.jpg', 4],
   ]);
+});
+
+test('idrid: with both label files the Training set is loaded; the Testing labels alone use b. Testing Set', async (t) => {
+  const root = tempDir(t);
+  const train = copyFixture('idrid/a. IDRiD_Disease Grading_Training Labels.csv', root, '2. Groundtruths/a. IDRiD_Disease Grading_Training Labels.csv');
+  const testing = path.join(root, '2. Groundtruths', 'b. IDRiD_Disease Grading_Testing Labels.csv');
+  writeFileSync(testing, 'Image name,Retinopathy grade,Risk of macular edema \r\nIDRiD_001,2,0\r\n');
+  for (const id of ['IDRiD_001', 'IDRiD_002', 'IDRiD_003']) await writeImage(path.join(root, '1. Original Images', 'a. Training Set', `${id}.jpg`));
+  await writeImage(path.join(root, '1. Original Images', 'b. Testing Set', 'IDRiD_001.jpg'));
+  assert.equal((await loadDataset(root, 'idrid')).samples.length, 3);
+  rmSync(train);
+  assert.deepEqual(simple(await loadDataset(root)), [['IDRiD_001', '1. Original Images/b. Testing Set/IDRiD_001.jpg', 2]]);
 });
 
 test('idrid: a bad grade is reported on its true line (CRLF and a blank line before it)', async (t) => {

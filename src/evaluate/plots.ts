@@ -41,6 +41,40 @@ export function findPlotFont(): string {
   return found;
 }
 
+/**
+ * Advance widths of DejaVu Sans 2.37 for ASCII 32..126, in font units (2048 per em), from
+ *   /usr/bin/python3 -c "from fontTools.ttLib import TTFont; f = TTFont('DejaVuSans.ttf');
+ *     print([f['hmtx'][f.getBestCmap()[c]][0] for c in range(32, 127)])"
+ * Headless vega has no canvas to measure text and guesses 0.8 em per character, about a third
+ * too wide, so 'fit' layouts shrink the plot to make room for titles that would have fitted.
+ * Vega lets a host replace `textMetrics.width` (vl-convert does the same); this table makes
+ * the layout match what resvg draws with DejaVu Sans.
+ */
+const DEJAVU_ADVANCE = [
+  651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303,
+  1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532,
+  1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260,
+  721, 1300, 1298, 569, 569, 1186, 569, 1995, 1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+];
+/** Characters outside ASCII: assume a wide glyph (capital M is 1767), so nothing is clipped. */
+const DEJAVU_FALLBACK = 1767;
+
+function dejavuTextWidth(text: string, fontSize: number): number {
+  let units = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    units += c >= 32 && c < 127 ? DEJAVU_ADVANCE[c - 32] : DEJAVU_FALLBACK;
+  }
+  return (units / 2048) * fontSize;
+}
+
+function useDejaVuTextMetrics(): void {
+  // vega re-exports vega-scenegraph's textMetrics at run time; vega-typings does not declare it.
+  const { textMetrics } = vega as unknown as { textMetrics: { width: (item: { fontSize?: number }, line?: unknown) => number } };
+  // Vega calls width(item, line) once per line; font size 11 is vega's default.
+  textMetrics.width = (item, line) => dejavuTextWidth(line == null ? '' : String(line).trim(), item.fontSize ?? 11);
+}
+
 export interface RenderedPlot {
   svg: string;
   png: Buffer;
@@ -49,6 +83,7 @@ export interface RenderedPlot {
 /** Vega-Lite spec -> Vega (headless, renderer 'none') -> SVG string -> PNG via resvg. */
 export async function renderPlot(spec: vl.TopLevelSpec): Promise<RenderedPlot> {
   const fontFile = findPlotFont();
+  useDejaVuTextMetrics();
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();

@@ -113,11 +113,16 @@ test('thresholdFrom applies a stored threshold unchanged (external validation, n
   const outDir = tmp();
   try {
     const ext = synthetic(90, 3);
-    const result = await evaluatePredictions({ splits: { external: ext }, task: 'referable', thresholdFrom: 0.5, bootstrap: 100, outDir });
+    const result = await evaluatePredictions({ splits: { external_validation: ext }, task: 'referable', thresholdFrom: 0.5, bootstrap: 100, outDir });
     assert.equal(result.threshold, 0.5);
     assert.deepEqual(result.thresholdSource, { kind: 'given' });
     assert.equal(result.rows[0].sens, metricsAtThreshold(ext.labels, ext.scores, 0.5).sensitivity);
-    assert.ok(readdirSync(outDir).includes('external_roc.png'));
+    assert.ok(readdirSync(outDir).includes('external_validation_roc.png'));
+    // The long split name makes a long PR title. Text is measured with DejaVu's advance widths,
+    // so the title does not squeeze the plot area (autosize 'fit'): the frame keeps most of 520 px.
+    const svg = readFileSync(path.join(outDir, 'external_validation_pr.svg'), 'utf8');
+    const frame = /class="background"[^>]*d="M0\.5,0\.5h([0-9.]+)v([0-9.]+)/.exec(svg);
+    assert.ok(frame && Number(frame[1]) > 420 && Number(frame[2]) > 360, `plot area ${frame?.[1]} x ${frame?.[2]}`);
     assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /Threshold given by the caller/);
   } finally {
     rmSync(outDir, { recursive: true, force: true });

@@ -246,7 +246,8 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
   md.push(`| split | n | referable | AUROC [95% CI] | AP [95% CI] | sensitivity [95% CI] | specificity [95% CI] | PPV | NPV | F1 | Brier | ECE${grade ? ' | QWK' : ''} |`);
   md.push(`|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:${grade ? '|---:' : ''}|`);
   for (const r of rows) {
-    md.push(`| ${r.split} | ${r.n} | ${r.positives} | ${withCi(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi })} | ${withCi(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi })} | ${withCi(r.sens, { lo: r.sens_lo, hi: r.sens_hi })} | ${withCi(r.spec, { lo: r.spec_lo, hi: r.spec_hi })} | ${f3(r.ppv)} | ${f3(r.npv)} | ${f3(r.f1)} | ${f3(r.brier)} | ${f3(r.ece)}${grade ? ` | ${f3(r.qwk)}` : ''} |`);
+    const tunedHere = thresholdSource.kind === 'tuned' && thresholdSource.split === r.split ? ' (threshold tuned here)' : '';
+    md.push(`| ${r.split}${tunedHere} | ${r.n} | ${r.positives} | ${withCi(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi })} | ${withCi(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi })} | ${withCi(r.sens, { lo: r.sens_lo, hi: r.sens_hi })} | ${withCi(r.spec, { lo: r.spec_lo, hi: r.spec_hi })} | ${f3(r.ppv)} | ${f3(r.npv)} | ${f3(r.f1)} | ${f3(r.brier)} | ${f3(r.ece)}${grade ? ` | ${f3(r.qwk)}` : ''} |`);
   }
   md.push('', '### Confusion at the operating point, with Wilson 95% intervals (cross-check)', '');
   md.push('| split | TP | FP | TN | FN | sensitivity (Wilson) | specificity (Wilson) | PPV (Wilson) | NPV (Wilson) |');

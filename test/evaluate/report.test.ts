@@ -90,6 +90,8 @@ test('evaluatePredictions writes plots, CSVs and report whose values match the m
     assert.ok(report.includes(DISCLAIMER));
     assert.ok(report.includes('![test_roc.png](test_roc.png)'));
     assert.ok(report.includes(`>= ${op.threshold.toFixed(3)}`));
+    assert.ok(report.includes('| val (threshold tuned here) | 120 |'));
+    assert.ok(report.includes('| test | 150 |'));
 
     for (const name of ['test_roc', 'test_pr', 'val_roc', 'val_pr', 'calibration']) {
       const png = readFileSync(path.join(outDir, `${name}.png`));

@@ -274,13 +274,14 @@ export class GraphBuilder {
     this.used.add(node.name);
   }
 
-  op(op: string, inputs: string[], attrs: Attrs = {}): string {
-    return this.node(op, inputs, attrs)[0];
+  /** Append a single-output node; `out` names its output (default: a fresh name). */
+  op(op: string, inputs: string[], attrs: Attrs = {}, out?: string): string {
+    return this.node(op, inputs, attrs, out ? [out] : 1)[0];
   }
 
   // ---- convenience forms of the ops our models use ----
 
-  conv(x: string, w: string, b: string | undefined, opts: ConvOptions = {}): string {
+  conv(x: string, w: string, b: string | undefined, opts: ConvOptions = {}, out?: string): string {
     const r = this.shape(w).length - 2;
     const k = this.shape(w).slice(2);
     const pads = opts.pads === undefined ? new Array(2 * r).fill(0) : typeof opts.pads === 'number' ? new Array(2 * r).fill(opts.pads) : opts.pads;
@@ -290,11 +291,11 @@ export class GraphBuilder {
       pads: { ints: pads },
       dilations: { ints: spatial(opts.dilations, r, 1) },
       group: { i: opts.group ?? 1 },
-    });
+    }, out);
   }
   /** Eval-form BatchNormalization (5 inputs, 1 output); the autodiff switches it to training mode. */
-  batchNorm(x: string, scale: string, bias: string, mean: string, variance: string, epsilon = 1e-5): string {
-    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { f: epsilon }, momentum: { f: 0.9 } });
+  batchNorm(x: string, scale: string, bias: string, mean: string, variance: string, epsilon = 1e-5, out?: string): string {
+    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { f: epsilon }, momentum: { f: 0.9 } }, out);
   }
   relu(x: string): string {
     return this.op('Relu', [x]);
@@ -303,8 +304,8 @@ export class GraphBuilder {
     return this.op('Sigmoid', [x]);
   }
   /** SiLU / swish, x * sigmoid(x) (Elfwing et al. 2018), as two standard ops. */
-  silu(x: string): string {
-    return this.op('Mul', [x, this.sigmoid(x)]);
+  silu(x: string, out?: string): string {
+    return this.op('Mul', [x, this.sigmoid(x)], {}, out);
   }
   add(a: string, b: string): string {
     return this.op('Add', [a, b]);

@@ -7,9 +7,9 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, Rng } from '../core/index.ts';
 import type { BatchNormStats, TrainingGraph } from './autodiff.ts';
-import { buildTrainingGraph } from './autodiff.ts';
+import { buildTrainingGraph, liftToInputs, prune } from './autodiff.ts';
 import type { Graph, TypedData } from './ir.ts';
-import { sizeOf } from './ir.ts';
+import { cloneGraph, sizeOf } from './ir.ts';
 import { toOnnxBytes } from './onnx.ts';
 
 export interface RuntimeOptions {
@@ -118,7 +118,6 @@ export class TrainingSession {
   batchesTracked = 0;
   private readonly session: ort.InferenceSession;
   private readonly bnMomentum: number;
-  private evalSession?: ort.InferenceSession;
   private readonly opts: TrainingSessionOptions;
 
   private constructor(forward: Graph, training: TrainingGraph, session: ort.InferenceSession, opts: TrainingSessionOptions) {
@@ -195,36 +194,34 @@ export class TrainingSession {
    * state, returning the requested forward tensors.
    */
   async evaluate(feeds: Record<string, TypedData | ort.Tensor>, outputs: string[]): Promise<Record<string, Float32Array>> {
-    if (!this.evalSession) this.evalSession = await createSession(this.evalGraph(), this.opts);
-    const g = this.evalGraph();
-    const all: Record<string, TypedData | ort.Tensor> = { ...feeds };
-    for (const [name, v] of this.state) all[name] = v;
-    for (const m of g.masks) all[m.name] = new Float32Array(sizeOf(g.values.get(m.name)!.shape)).fill(1);
+    const key = outputs.join('\u0000');
+    let ev = this.evalSessions.get(key);
+    if (!ev) {
+      const g = cloneGraph(this.forward);
+      g.outputs = [...outputs];
+      liftToInputs(g, [...this.state.keys()].filter((n) => g.initializers.has(n)));
+      prune(g);
+      ev = { graph: g, session: await createSession(g, this.opts) };
+      this.evalSessions.set(key, ev);
+    }
+    const g = ev.graph;
     const ins: Record<string, TypedData | ort.Tensor> = {};
-    for (const v of g.inputs) if (all[v.name] !== undefined) ins[v.name] = all[v.name];
-    const out = await runGraph(this.evalSession, g, ins, outputs);
+    for (const v of g.inputs) {
+      const mask = g.masks.find((m) => m.name === v.name);
+      ins[v.name] = mask ? new Float32Array(sizeOf(v.shape)).fill(1) : this.state.get(v.name) ?? feeds[v.name];
+    }
+    const out = await runGraph(ev.session, g, ins, outputs);
     const res: Record<string, Float32Array> = {};
     for (const o of outputs) res[o] = out[o].data as Float32Array;
     return res;
   }
 
-  private evalGraphCache?: Graph;
-  private evalGraph(): Graph {
-    if (this.evalGraphCache) return this.evalGraphCache;
-    const g: Graph = { ...this.forward, inputs: [...this.forward.inputs], initializers: new Map(this.forward.initializers) };
-    for (const name of this.state.keys()) {
-      const t = g.initializers.get(name);
-      if (!t) continue;
-      g.initializers.delete(name);
-      g.inputs.push({ name, dtype: t.dtype, shape: [...t.shape] });
-    }
-    this.evalGraphCache = g;
-    return g;
-  }
+  private readonly evalSessions = new Map<string, { graph: Graph; session: ort.InferenceSession }>();
 
   async release(): Promise<void> {
     await this.session.release();
-    if (this.evalSession) await this.evalSession.release();
+    for (const ev of this.evalSessions.values()) await ev.session.release();
+    this.evalSessions.clear();
   }
 }
 

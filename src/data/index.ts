@@ -17,3 +17,5 @@ export {
 } from './split.ts';
 export { type SplitReport, type GradeConflict, summarizeSplit, formatSplitReport } from './report.ts';
 export { writeSplitCsv, readSplitCsv, SPLIT_CSV_COLUMNS } from './split-csv.ts';
+// Synthetic fundus phantoms (src/data/phantom, its own engineer's module).
+export * from './phantom/index.ts';

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../core/index.ts';
 import { DISCLAIMER } from './disclaimer.ts';
 import { register as registerSplit } from './commands/split.ts';
+import { register as registerPhantom } from './commands/phantom.ts';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ program
 // Each subcommand module exports a register function; add one import and one array entry.
 const commands: Array<(p: Command) => void> = [
   registerSplit,
+  registerPhantom,
 ];
 for (const register of commands) register(program);
 

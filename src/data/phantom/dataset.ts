@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { DrXaiError, Rng, encodePng, progressBar, writeFileAtomic } from '../../core/index.ts';
 import { DEFAULT_PHANTOM_SIZE, PHANTOM_DIFFICULTY, checkPhantomOptions, generatePhantom } from './generate.ts';
 import { streamSeed } from './noise.ts';
@@ -49,7 +50,8 @@ export function allocateGrades(n: number, distribution: readonly number[]): numb
   const quotas = distribution.map((p) => (n * p) / total);
   const counts = quotas.map(Math.floor);
   const order = quotas.map((q, g) => ({ g, rest: q - Math.floor(q) })).sort((a, b) => b.rest - a.rest || a.g - b.g);
-  for (let k = 0; k < n - counts.reduce((a, b) => a + b, 0); k++) counts[order[k].g]++;
+  const missing = n - counts.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < missing; k++) counts[order[k].g]++;
   return counts;
 }
 
@@ -62,6 +64,14 @@ function checkDatasetOptions(o: PhantomDatasetOptions): readonly number[] {
     throw new DrXaiError(`grade distribution must be 5 non-negative numbers (grades 0..4) with a positive sum, got ${dist.join(',')}`);
   }
   return dist;
+}
+
+/**
+ * A 0/255 mask as a one-channel greyscale PNG, as IDRiD ships its masks. (core's encodePng
+ * turns a one-channel image into an RGB PNG: sharp converts to sRGB unless told otherwise.)
+ */
+function encodeMaskPng(data: Uint8Array, size: number): Promise<Buffer> {
+  return sharp(data, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
 }
 
 /** Refuse to touch an existing non-empty folder; report whether an empty one is there. */
@@ -136,7 +146,7 @@ export async function writePhantomDataset(dir: string, opts: PhantomDatasetOptio
       // Encode this image while the previous one is still being written.
       const [image, ...masks] = await Promise.all([
         encodePng(p.image),
-        ...planes.map((data) => encodePng({ width: size, height: size, channels: 1, data })),
+        ...planes.map((data) => encodeMaskPng(data, size)),
       ]);
       await pending;
       pending = writeOne(id, image, masks);

@@ -55,3 +55,4 @@ export {
   type StepResult,
   type TrainingSessionOptions,
 } from './runtime.ts';
+export { exportInference, foldBatchNorm, removeMasks, WEB_SAFE_OPS, type ExportOptions, type ExportedModel } from './export.ts';

@@ -13,6 +13,12 @@ export interface OptimizerState {
   buffers: Record<string, Record<string, Float32Array>>;
 }
 
+/** Copy of a name -> buffer map (state must not alias the live buffers). */
+function copyBuffers(m: Map<string, Float32Array> | Record<string, Float32Array>): Record<string, Float32Array> {
+  const entries = m instanceof Map ? [...m] : Object.entries(m);
+  return Object.fromEntries(entries.map(([k, v]) => [k, Float32Array.from(v)]));
+}
+
 export interface Optimizer {
   /** Learning rate, changed by the caller's schedule between steps. */
   lr: number;
@@ -93,14 +99,14 @@ export class AdamW implements Optimizer {
   }
 
   getState(): OptimizerState {
-    return { kind: 'adamw', step: this.t, buffers: { exp_avg: Object.fromEntries(this.m), exp_avg_sq: Object.fromEntries(this.v) } };
+    return { kind: 'adamw', step: this.t, buffers: { exp_avg: copyBuffers(this.m), exp_avg_sq: copyBuffers(this.v) } };
   }
 
   setState(s: OptimizerState): void {
     if (s.kind !== 'adamw') throw new DrXaiError(`checkpoint holds ${s.kind} optimizer state, expected adamw`);
     this.t = s.step;
-    this.m = new Map(Object.entries(s.buffers.exp_avg ?? {}));
-    this.v = new Map(Object.entries(s.buffers.exp_avg_sq ?? {}));
+    this.m = new Map(Object.entries(copyBuffers(s.buffers.exp_avg ?? {})));
+    this.v = new Map(Object.entries(copyBuffers(s.buffers.exp_avg_sq ?? {})));
   }
 }
 
@@ -162,12 +168,12 @@ export class SGD implements Optimizer {
   }
 
   getState(): OptimizerState {
-    return { kind: 'sgd', step: this.t, buffers: { momentum: Object.fromEntries(this.buf) } };
+    return { kind: 'sgd', step: this.t, buffers: { momentum: copyBuffers(this.buf) } };
   }
 
   setState(s: OptimizerState): void {
     if (s.kind !== 'sgd') throw new DrXaiError(`checkpoint holds ${s.kind} optimizer state, expected sgd`);
     this.t = s.step;
-    this.buf = new Map(Object.entries(s.buffers.momentum ?? {}));
+    this.buf = new Map(Object.entries(copyBuffers(s.buffers.momentum ?? {})));
   }
 }

@@ -1,0 +1,285 @@
+/**
+ * One verb for every CAM method, as Captum's `attribute`:
+ *     const explainer = await CamExplainer.create(model, { method: 'gradcam++' });
+ *     const [a] = await explainer.attribute([image], { target: { kind: 'referable' } });
+ *     a.map  // input-size heat map in [0, 1]
+ *
+ * Where the activations and gradients come from:
+ *   - closed form (default when it applies): the target layer is a graph output (the model
+ *     package's `features`) followed only by global average pooling and a linear head (head.ts);
+ *     one ONNX Runtime forward pass gives A and the logits, g follows from the head weights;
+ *   - autodiff: any other layer, by name — src/engine's gradientsWrt builds the graph of
+ *     d(seed . logits)/dA, run by ONNX Runtime (one session per batch size, cached).
+ * Both give the same g (tests check 1e-5); `gradients: 'autodiff'` forces the general path.
+ */
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DrXaiError, readFileOrFail, type RgbImage } from '../core/index.ts';
+import { createSession, fromOnnxBytes, gradientsWrt, runGraph, type Graph } from '../engine/index.ts';
+import { readSidecar, toInputTensor, type FundusModel, type ModelSidecar } from '../models/index.ts';
+import { decodeModel, findLinearHead, headGradients, type LinearHead } from './head.ts';
+import { CamMethod, GradCam, GradCamPlusPlus, ScoreCam, type CamMethodName, type CamVariant, type LayerTensors } from './methods.ts';
+import { normaliseMinMax, resizeBilinear } from './resample.ts';
+import { REFERABLE_TARGET, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
+
+export type GradientSource = 'auto' | 'closed-form' | 'autodiff';
+
+export interface ExplainerOptions {
+  method?: CamMethodName;
+  variant?: CamVariant;
+  /** Tensor name of the target layer; default the package's `features` output. */
+  layer?: string;
+  gradients?: GradientSource;
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  threads?: number;
+  /** Images per forward pass (default 8). */
+  batchSize?: number;
+  /** Masked inputs per forward pass for Score-CAM and faithfulness curves (default 16). */
+  perturbationBatch?: number;
+}
+
+export interface Attribution {
+  /** size x size heat map in [0, 1], row-major, aligned with the model input. */
+  map: Float32Array;
+  size: number;
+  /** relu(sum_k w_k A_k) at the layer's resolution, before upsampling and normalisation. */
+  lowRes: Float32Array;
+  lowResWidth: number;
+  lowResHeight: number;
+  weights: Float64Array;
+  logits: number[];
+  /** The explained score S (a logit or the referable log-odds, see targets.ts). */
+  score: number;
+  probability: number;
+}
+
+export interface ForwardScores {
+  logits: number[][];
+  score: number[];
+  probability: number[];
+}
+
+interface GradientGraph {
+  graph: Graph;
+  session: ort.InferenceSession;
+  seed: string;
+  gradient: string;
+}
+
+function makeMethod(name: CamMethodName, variant: CamVariant, size: number): CamMethod {
+  switch (name) {
+    case 'gradcam':
+      return new GradCam(variant);
+    case 'gradcam++':
+      return new GradCamPlusPlus(variant);
+    case 'scorecam':
+      return new ScoreCam(variant, (plane, w, h) => resizeBilinear(plane, w, h, size, size, true));
+  }
+}
+
+export class CamExplainer {
+  readonly info: ModelSidecar;
+  readonly layer: string;
+  readonly method: CamMethod;
+  /** Where g comes from: the head's closed form, or autodiff through the graph. */
+  readonly gradientSource: 'closed-form' | 'autodiff';
+  private readonly gradientGraphs = new Map<number, GradientGraph>();
+
+  private constructor(
+    readonly onnxPath: string,
+    private readonly bytes: Uint8Array,
+    info: ModelSidecar,
+    private readonly session: ort.InferenceSession,
+    private readonly head: LinearHead | null,
+    layer: string,
+    method: CamMethod,
+    private readonly opts: ExplainerOptions,
+  ) {
+    this.info = info;
+    this.layer = layer;
+    this.method = method;
+    this.gradientSource = head ? 'closed-form' : 'autodiff';
+  }
+
+  /** Open a model package (a FundusModel or the path of its .onnx) for explanation. */
+  static async create(model: FundusModel | string, opts: ExplainerOptions = {}): Promise<CamExplainer> {
+    const onnxPath = typeof model === 'string' ? model : model.onnxPath;
+    const info = typeof model === 'string' ? await readSidecar(onnxPath) : model.info;
+    const bytes = await readFileOrFail(onnxPath, 'model file');
+    const proto = decodeModel(bytes);
+    if (!proto?.graph) throw new DrXaiError('not an ONNX model', { file: onnxPath });
+    const layer = opts.layer ?? info.outputs.features;
+    if (!layer) {
+      throw new DrXaiError("the model package names no 'features' output; give the target layer's tensor name (--layer)", { file: onnxPath });
+    }
+    const outputs = new Set((proto.graph.output ?? []).map((o) => o.name ?? ''));
+    const produced = new Set((proto.graph.node ?? []).flatMap((n) => n.output ?? []));
+    if (!produced.has(layer)) {
+      throw new DrXaiError(`no tensor named '${layer}' in the graph (layer names are ONNX tensor names, e.g. '${info.outputs.features ?? [...produced][0]}')`, { file: onnxPath });
+    }
+    const source = opts.gradients ?? 'auto';
+    let head: LinearHead | null = null;
+    if (source !== 'autodiff' && outputs.has(layer)) head = findLinearHead(proto, layer, info.outputs.logits);
+    if (source === 'closed-form' && !head) {
+      throw new DrXaiError(`layer '${layer}' is not a graph output followed only by global average pooling and a linear head; use the autodiff path`, { file: onnxPath });
+    }
+    if (head && head.numClasses !== info.numClasses) {
+      throw new DrXaiError(`the head has ${head.numClasses} outputs but the sidecar says ${info.numClasses} classes`, { file: onnxPath });
+    }
+    const session = await createSession(bytes, { threads: opts.threads });
+    const method = makeMethod(opts.method ?? 'gradcam++', opts.variant ?? 'paper', info.input.size);
+    return new CamExplainer(onnxPath, bytes, info, session, head, layer, method, opts);
+  }
+
+  get size(): number {
+    return this.info.input.size;
+  }
+
+  /** Model input (NCHW, normalised as the package says) of preprocessed images. */
+  inputTensor(images: RgbImage[]): Float32Array {
+    return toInputTensor(images, this.info.input);
+  }
+
+  /** Heat maps for preprocessed images (input.size square RGB). */
+  async attribute(images: RgbImage[], opts: { target?: CamTarget } = {}): Promise<Attribution[]> {
+    const target = opts.target ?? REFERABLE_TARGET;
+    const batch = this.opts.batchSize ?? 8;
+    const out: Attribution[] = [];
+    for (let i = 0; i < images.length; i += batch) {
+      const chunk = images.slice(i, i + batch);
+      out.push(...(await this.attributeBatch(this.inputTensor(chunk), chunk.length, target)));
+    }
+    return out;
+  }
+
+  /** Heat maps for an already normalised NCHW input tensor of n images. */
+  async attributeBatch(input: Float32Array, n: number, target: CamTarget): Promise<Attribution[]> {
+    const { size } = this;
+    const needGrad = this.method.usesGradients;
+    let logits: Float32Array;
+    let act: ort.Tensor;
+    let grads: Float32Array | undefined;
+    if (this.head) {
+      const res = await this.session.run({ [this.info.input.name]: this.tensor(input, n) }, [this.info.outputs.logits, this.layer]);
+      logits = res[this.info.outputs.logits].data as Float32Array;
+      act = res[this.layer];
+    } else {
+      // First pass for the logits (the seed depends on them), then the gradient graph.
+      const first = await this.forward(input, n);
+      logits = Float32Array.from(first.logits.flat());
+      const gg = await this.gradientGraph(n);
+      const seed = new Float32Array(n * this.info.numClasses);
+      for (let j = 0; j < n; j++) seed.set(targetSeed(this.logitRow(logits, j), target, this.info.task), j * this.info.numClasses);
+      const res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.layer, gg.gradient]);
+      act = res[this.layer];
+      grads = res[gg.gradient].data as Float32Array;
+    }
+    const dims = act.dims;
+    if (dims.length !== 4) throw new DrXaiError(`layer '${this.layer}' has shape [${dims.join(', ')}]; a CAM needs an (N, C, h, w) activation`, { file: this.onnxPath });
+    const [, channels, height, width] = dims;
+    const per = channels * height * width;
+    const actData = act.data as Float32Array;
+    const out: Attribution[] = [];
+    for (let j = 0; j < n; j++) {
+      const row = this.logitRow(logits, j);
+      const t: LayerTensors = { activations: actData.subarray(j * per, (j + 1) * per), channels, height, width };
+      if (needGrad) {
+        t.gradients = grads ? grads.subarray(j * per, (j + 1) * per) : headGradients(this.head!, targetSeed(row, target, this.info.task), height, width);
+      }
+      const plane = size * size;
+      const x = input.subarray(j * 3 * plane, (j + 1) * 3 * plane);
+      const weights = await this.method.channelWeights(t, (masks) => this.maskedScores(x, masks, target));
+      const lowRes = this.method.combine(t, weights);
+      out.push({
+        map: this.toInputMap(lowRes, width, height),
+        size,
+        lowRes,
+        lowResWidth: width,
+        lowResHeight: height,
+        weights,
+        logits: row,
+        score: targetScore(row, target, this.info.task),
+        probability: targetProbability(row, target, this.info.task),
+      });
+    }
+    return out;
+  }
+
+  /** Upsample to the input and normalise, in the chosen variant (resample.ts). */
+  private toInputMap(lowRes: Float32Array, width: number, height: number): Float32Array {
+    const { size } = this;
+    if (this.method.variant === 'pytorch-grad-cam') {
+      // scale_cam_image at the layer's size, cv2.resize, then aggregate_multi_layers' second scale.
+      return normaliseMinMax(resizeBilinear(normaliseMinMax(lowRes.slice(), 1e-7), width, height, size, size), 1e-7);
+    }
+    return normaliseMinMax(resizeBilinear(lowRes, width, height, size, size));
+  }
+
+  /** Logits, target scores and probabilities of n normalised inputs (batched forward passes). */
+  async forward(input: Float32Array, n: number, target: CamTarget = REFERABLE_TARGET): Promise<ForwardScores> {
+    const plane = 3 * this.size * this.size;
+    const batch = this.opts.perturbationBatch ?? 16;
+    const res: ForwardScores = { logits: [], score: [], probability: [] };
+    for (let i = 0; i < n; i += batch) {
+      const m = Math.min(batch, n - i);
+      const out = await this.session.run({ [this.info.input.name]: this.tensor(input.subarray(i * plane, (i + m) * plane), m) }, [this.info.outputs.logits]);
+      const logits = out[this.info.outputs.logits].data as Float32Array;
+      for (let j = 0; j < m; j++) {
+        const row = this.logitRow(logits, j);
+        res.logits.push(row);
+        res.score.push(targetScore(row, target, this.info.task));
+        res.probability.push(targetProbability(row, target, this.info.task));
+      }
+    }
+    return res;
+  }
+
+  /** Target scores of one normalised input multiplied by each mask (Score-CAM). */
+  private async maskedScores(x: Float32Array, masks: Float32Array[], target: CamTarget): Promise<number[]> {
+    const plane = this.size * this.size;
+    const batch = this.opts.perturbationBatch ?? 16;
+    const scores: number[] = [];
+    for (let i = 0; i < masks.length; i += batch) {
+      const chunk = masks.slice(i, i + batch);
+      const input = new Float32Array(chunk.length * 3 * plane);
+      chunk.forEach((m, j) => {
+        for (let c = 0; c < 3; c++) {
+          const src = x.subarray(c * plane, (c + 1) * plane);
+          const dst = (j * 3 + c) * plane;
+          for (let p = 0; p < plane; p++) input[dst + p] = src[p] * m[p];
+        }
+      });
+      scores.push(...(await this.forward(input, chunk.length, target)).score);
+    }
+    return scores;
+  }
+
+  private logitRow(logits: Float32Array, j: number): number[] {
+    const k = this.info.numClasses;
+    return Array.from(logits.subarray(j * k, (j + 1) * k));
+  }
+
+  private tensor(data: Float32Array, n: number): ort.Tensor {
+    const s = this.size;
+    return new ort.Tensor('float32', data, [n, 3, s, s]);
+  }
+
+  private async gradientGraph(n: number): Promise<GradientGraph> {
+    let gg = this.gradientGraphs.get(n);
+    if (!gg) {
+      const graph = fromOnnxBytes(this.bytes, { batch: n, source: path.basename(this.onnxPath) });
+      const q = gradientsWrt(graph, this.info.outputs.logits, [this.layer]);
+      const gradient = q.gradients.get(this.layer);
+      if (!gradient) throw new DrXaiError(`no gradient reaches layer '${this.layer}' from the logits`, { file: this.onnxPath });
+      gg = { graph: q.graph, session: await createSession(q.graph, { threads: this.opts.threads }), seed: q.seed, gradient };
+      this.gradientGraphs.set(n, gg);
+    }
+    return gg;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    for (const gg of this.gradientGraphs.values()) await gg.session.release();
+    this.gradientGraphs.clear();
+  }
+}

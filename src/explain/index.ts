@@ -1,0 +1,9 @@
+/**
+ * Explanations of a DR screening model: Grad-CAM++, Grad-CAM and Score-CAM heat maps, overlay
+ * boards, heat maps scored against pixel lesion masks, and deletion/insertion faithfulness.
+ * Research decision support only: a heat map shows what the model used, not where disease is.
+ */
+export { CamExplainer, type Attribution, type ExplainerOptions, type ForwardScores, type GradientSource } from './explainer.ts';
+export { CAM_METHODS, parseMethod, type CamMethodName, type CamVariant } from './methods.ts';
+export { REFERABLE_TARGET, parseTarget, targetLabel, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
+export { resizeBilinear, normaliseMinMax } from './resample.ts';

@@ -30,12 +30,12 @@ const ARTERY_ABSORPTION = [0.25, 0.6, 0.5] as const;
 const MICROANEURYSM_TRANSMISSION = [0.6, 0.34, 0.4] as const;
 const HAEMORRHAGE_TRANSMISSION = [0.66, 0.4, 0.45] as const;
 // Optic disc colours (reflectance): yellow-orange neuroretinal rim, paler cup.
-const DISC_RIM = [1.0, 0.7, 0.32] as const;
-const DISC_CUP = [1.0, 0.92, 0.68] as const;
+const DISC_RIM = [1.0, 0.64, 0.26] as const;
+const DISC_CUP = [1.0, 0.84, 0.46] as const;
 const DISC_OPACITY = 0.85;
 // Target colours (reflectance) at full effect for hard and soft exudates.
 const HARD_EXUDATE = [1.0, 0.88, 0.32] as const;
-const SOFT_EXUDATE = [0.97, 0.88, 0.8] as const;
+const SOFT_EXUDATE = [0.95, 0.84, 0.7] as const;
 
 function checkDifficulty(d: PhantomDifficulty): void {
   const bad = (name: string, v: number, lo: number, hi: number): void => {
@@ -105,7 +105,7 @@ export function generatePhantom(opts: PhantomOptions): PhantomImage {
 
   // --- Colours and illumination parameters ---------------------------------------------
   const baseR = bg.uniform(0.78, 0.95);
-  const baseG = baseR * bg.uniform(0.36, 0.52);
+  const baseG = baseR * bg.uniform(0.4, 0.58);
   const baseB = baseG * bg.uniform(0.2, 0.5);
   const gain = bg.uniform(0.7, 1.12);
   const cool = bg.next() < 0.15; // some cameras give a grey-green cast

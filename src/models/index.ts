@@ -16,3 +16,28 @@ export {
   type Prediction,
   type LoadOptions,
 } from './package.ts';
+export {
+  createModel,
+  listModels,
+  modelInfo,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type CreateModelOptions,
+  type CreatedModel,
+  type PretrainedConfig,
+} from './registry.ts';
+export {
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  importWeights,
+  renameTorchvisionEfficientNet,
+  torchvisionToTimm,
+  detectNaming,
+  type NamedTensor,
+  type SafetensorsContent,
+  type ImportOptions,
+  type ImportReport,
+  type WeightNaming,
+} from './weights.ts';
+export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';

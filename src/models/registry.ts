@@ -1,0 +1,142 @@
+/**
+ * The model registry, in the manner of timm's `create_model`: one name -> a builder plus the
+ * pretrained config that travels with the weights (input size, normalisation, source, BatchNorm
+ * epsilon, classifier names). EfficientNet-B0..B7 come from one compound-scaling definition
+ * (src/models/efficientnet.ts, timm's table of width, depth, resolution, dropout); `tiny_cnn`
+ * is the small network of the tests and the demo.
+ */
+import { DrXaiError } from '../core/index.ts';
+import { EFFICIENTNET_CONFIGS, buildEfficientNet, tinyCnn, type BuiltModel } from './efficientnet.ts';
+import { importWeights, readSafetensors, type ImportReport } from './weights.ts';
+
+/** ImageNet channel statistics (torchvision / timm IMAGENET_DEFAULT_MEAN, _STD). */
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/** Facts about the weights a model expects, kept with the model (timm's pretrained_cfg). */
+export interface PretrainedConfig {
+  inputSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Where weights come from: no pretrained weights ship with dr-xai, so 'scratch' unless imported. */
+  source: string;
+  bnEps: number;
+  /** The classifier's parameters (re-initialised when an import has another class count). */
+  classifier: string[];
+  /** Stochastic depth rate at the last block used by the reference recipe. */
+  dropPathRate: number;
+  /** Dropout before the classifier. */
+  dropRate: number;
+}
+
+export interface CreateModelOptions {
+  numClasses: number;
+  /** Square input size; default: the variant's native resolution. */
+  inputSize?: number;
+  /** Batch size the graph is built for (an exported model accepts any); default 1. */
+  batch?: number;
+  dropRate?: number;
+  dropPathRate?: number;
+  /** Seed of the weight initialisation; default 0. */
+  seed?: number;
+  /** Add dropout / drop-path masks (training). Default false: a deterministic graph. */
+  regularize?: boolean;
+  /** EfficientNet only: override the width / depth multipliers (timm's channel_multiplier / depth_multiplier). */
+  widthMult?: number;
+  depthMult?: number;
+  /** A .safetensors file of weights (timm or torchvision EfficientNet naming) to import. */
+  pretrained?: string;
+  log?: (line: string) => void;
+}
+
+export interface CreatedModel extends BuiltModel {
+  name: string;
+  pretrainedCfg: PretrainedConfig;
+  importReport?: ImportReport;
+}
+
+interface RegistryEntry {
+  description: string;
+  pretrainedCfg: PretrainedConfig;
+  build(opts: CreateModelOptions & { inputSize: number }): BuiltModel;
+}
+
+const REGISTRY = new Map<string, RegistryEntry>();
+
+for (const [name, cfg] of Object.entries(EFFICIENTNET_CONFIGS)) {
+  REGISTRY.set(name, {
+    description: `EfficientNet ${name.slice(-2).toUpperCase()} (width ${cfg.widthMult}, depth ${cfg.depthMult}, ${cfg.resolution} px, dropout ${cfg.dropRate})`,
+    pretrainedCfg: {
+      inputSize: cfg.resolution,
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      source: 'scratch',
+      bnEps: 1e-5,
+      classifier: ['classifier.weight', 'classifier.bias'],
+      dropPathRate: 0.2,
+      dropRate: cfg.dropRate,
+    },
+    build: (o) =>
+      buildEfficientNet(
+        { ...cfg, widthMult: o.widthMult ?? cfg.widthMult, depthMult: o.depthMult ?? cfg.depthMult },
+        { numClasses: o.numClasses, batch: o.batch ?? 1, imageSize: o.inputSize, seed: o.seed, regularize: o.regularize, dropPathRate: o.dropPathRate, dropRate: o.dropRate },
+      ),
+  });
+}
+
+REGISTRY.set('tiny_cnn', {
+  description: 'tiny CNN (~62k parameters, conv-bn-SiLU, depthwise-separable + SE block): tests and the demo',
+  pretrainedCfg: {
+    inputSize: 128,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    source: 'scratch',
+    bnEps: 1e-5,
+    classifier: ['classifier.weight', 'classifier.bias'],
+    dropPathRate: 0,
+    dropRate: 0.2,
+  },
+  build: (o) => tinyCnn({ numClasses: o.numClasses, batch: o.batch ?? 1, imageSize: o.inputSize, seed: o.seed, regularize: o.regularize, dropRate: o.dropRate }),
+});
+
+/** Registered model names, sorted. */
+export function listModels(): string[] {
+  return [...REGISTRY.keys()].sort();
+}
+
+/** One-line description and pretrained config of a registered model. */
+export function modelInfo(name: string): { description: string; pretrainedCfg: PretrainedConfig } {
+  const e = REGISTRY.get(name);
+  if (!e) throw new DrXaiError(`unknown model '${name}' (available: ${listModels().join(', ')})`);
+  return { description: e.description, pretrainedCfg: { ...e.pretrainedCfg } };
+}
+
+/**
+ * Build a registered model's forward graph. With `pretrained`, weights are imported from a
+ * .safetensors file (see importWeights); the classifier is re-initialised when its shape differs.
+ */
+export async function createModel(name: string, opts: CreateModelOptions): Promise<CreatedModel> {
+  const entry = REGISTRY.get(name);
+  if (!entry) throw new DrXaiError(`unknown model '${name}' (available: ${listModels().join(', ')})`);
+  if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) throw new DrXaiError(`numClasses must be a positive integer, got ${opts.numClasses}`);
+  const inputSize = opts.inputSize ?? entry.pretrainedCfg.inputSize;
+  const built = entry.build({
+    ...opts,
+    inputSize,
+    dropRate: opts.dropRate ?? entry.pretrainedCfg.dropRate,
+    dropPathRate: opts.dropPathRate ?? entry.pretrainedCfg.dropPathRate,
+  });
+  const pretrainedCfg: PretrainedConfig = { ...entry.pretrainedCfg, inputSize };
+  let importReport: ImportReport | undefined;
+  if (opts.pretrained) {
+    const { tensors } = await readSafetensors(opts.pretrained);
+    try {
+      importReport = importWeights(built.graph, tensors, { classifier: entry.pretrainedCfg.classifier, bnEps: entry.pretrainedCfg.bnEps, log: opts.log });
+    } catch (e) {
+      if (e instanceof DrXaiError) throw new DrXaiError(e.message, { file: opts.pretrained });
+      throw e;
+    }
+    pretrainedCfg.source = opts.pretrained;
+  }
+  return { ...built, name, pretrainedCfg, importReport };
+}

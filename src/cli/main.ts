@@ -8,6 +8,7 @@ import { isUserError } from '../core/index.ts';
 import { DISCLAIMER } from './disclaimer.ts';
 import { register as registerSplit } from './commands/split.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
+import { register as registerServe } from './commands/serve.ts';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ program
 const commands: Array<(p: Command) => void> = [
   registerSplit,
   registerPhantom,
+  registerServe,
 ];
 for (const register of commands) register(program);
 

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { DrXaiError } from '../../core/index.ts';
+import { loadModel } from '../../models/index.ts';
+import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
+import { DISCLAIMER } from '../disclaimer.ts';
+
+interface ServeCliOptions {
+  model: string;
+  port: string;
+  host: string;
+  corsOrigin?: string[];
+  maxBodyMb: string;
+  maxMegapixels: string;
+  timeoutMs: string;
+  workers?: string;
+  queue?: string;
+  log: string;
+}
+
+function positive(value: string, option: string, integer = false): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new DrXaiError(`${option} must be a positive ${integer ? 'integer' : 'number'}, got '${value}'`);
+  }
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('screening web page and HTTP API (POST /v1/screen, /v1/explain; GET /openapi.json)')
+    .requiredOption('--model <model.onnx>', 'model package (.onnx with its .json sidecar)')
+    .option('--port <n>', 'TCP port (0: any free port)', '8080')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--cors-origin <origin...>', 'allow the API to be called from these origins (CORS is closed by default)')
+    .option('--max-body-mb <n>', 'largest upload in MB', String(DEFAULT_LIMITS.maxBodyBytes / 1024 / 1024))
+    .option('--max-megapixels <n>', 'largest image in megapixels', String(DEFAULT_LIMITS.maxPixels / 1e6))
+    .option('--timeout-ms <n>', 'per-request limit (queue wait + screening)', String(DEFAULT_LIMITS.requestTimeoutMs))
+    .option('--workers <n>', 'screenings at once (default: CPU cores)')
+    .option('--queue <n>', 'screenings allowed to wait before 503 (default: 4 per worker)')
+    .option('--log <level>', 'log level: info, warn, error or silent', 'info')
+    .action(async (opts: ServeCliOptions) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DrXaiError(`--port must be 0..65535, got '${opts.port}'`);
+      if (!['info', 'warn', 'error', 'silent'].includes(opts.log)) throw new DrXaiError(`--log must be info, warn, error or silent, got '${opts.log}'`);
+      const queue = opts.queue === undefined ? undefined : Number(opts.queue);
+      if (queue !== undefined && (!Number.isInteger(queue) || queue < 0)) throw new DrXaiError(`--queue must be a non-negative integer, got '${opts.queue}'`);
+      const model = await loadModel(opts.model);
+      const app = await createServer({
+        model,
+        corsOrigin: opts.corsOrigin,
+        logLevel: opts.log === 'silent' ? false : (opts.log as 'info' | 'warn' | 'error'),
+        limits: {
+          maxBodyBytes: Math.round(positive(opts.maxBodyMb, '--max-body-mb') * 1024 * 1024),
+          maxPixels: Math.round(positive(opts.maxMegapixels, '--max-megapixels') * 1e6),
+          requestTimeoutMs: positive(opts.timeoutMs, '--timeout-ms', true),
+          workers: opts.workers === undefined ? undefined : positive(opts.workers, '--workers', true),
+          maxQueue: queue,
+        },
+      });
+      const missing = pageMissingMessage(app);
+      if (missing) process.stderr.write(`dr-xai serve: warning: ${missing}\n`);
+      let address: string;
+      try {
+        address = await app.listen({ port, host: opts.host });
+      } catch (e) {
+        await app.close();
+        throw new DrXaiError(`cannot listen on ${opts.host}:${port} (${(e as Error).message})`);
+      }
+      process.stdout.write(`dr-xai serve: ${model.displayName} at ${address}/ (API: ${address}/openapi.json)\n${DISCLAIMER}\n`);
+      const stop = (): void => {
+        void app.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,92 @@
+/**
+ * The bounded work queue in front of the model: one worker thread per core runs screenings
+ * (decode + preprocessing + network are CPU-bound and would otherwise block the event loop, so
+ * /healthz and time-outs keep answering under load), at most `maxQueue` more wait, and anything
+ * beyond that is refused at once (503 + Retry-After) rather than queued without bound.
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { ScreenJob, ScreenOutcome } from './screen.ts';
+
+export class QueueFullError extends Error {
+  constructor() {
+    super('server busy: the screening queue is full');
+  }
+}
+export class ScreeningTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`screening did not finish within ${timeoutMs} ms`);
+  }
+}
+
+export interface PoolOptions {
+  modelPath: string;
+  /** Worker threads = screenings at once (default: the machine's cores). */
+  workers?: number;
+  /** Screenings allowed to wait for a worker (default 4 per worker). */
+  maxQueue?: number;
+}
+
+/**
+ * Workers are TypeScript modules: when this process runs TypeScript through tsx's in-process
+ * register() (bin/dr-xai.js), the workers do not inherit it, so they get tsx's loader as --import.
+ */
+function workerExecArgv(): string[] | undefined {
+  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
+  return [...process.execArgv, '--import', import.meta.resolve('tsx')];
+}
+
+export class ScreeningPool {
+  readonly workers: number;
+  readonly maxQueue: number;
+  private readonly piscina: Piscina<ScreenJob, ScreenOutcome>;
+  private inFlight = 0;
+
+  constructor(opts: PoolOptions) {
+    this.workers = Math.max(1, opts.workers ?? os.availableParallelism());
+    this.maxQueue = Math.max(0, opts.maxQueue ?? 4 * this.workers);
+    this.piscina = new Piscina({
+      filename: new URL('./worker.ts', import.meta.url).href,
+      workerData: { modelPath: opts.modelPath },
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      // Our own count below is the limit; piscina's is only a backstop.
+      maxQueue: this.maxQueue + this.workers,
+      idleTimeout: 2 ** 31 - 1,
+      ...(workerExecArgv() ? { execArgv: workerExecArgv() } : {}),
+    });
+  }
+
+  get running(): number {
+    return Math.min(this.inFlight, this.workers);
+  }
+  get waiting(): number {
+    return Math.max(0, this.inFlight - this.workers);
+  }
+  get capacity(): number {
+    return this.workers + this.maxQueue;
+  }
+
+  /**
+   * Screen one image, or throw QueueFullError at once, or ScreeningTimeoutError after
+   * `timeoutMs` (queue wait included; a task that is already running is stopped with its worker,
+   * which piscina replaces).
+   */
+  async run(job: ScreenJob, timeoutMs: number): Promise<ScreenOutcome> {
+    if (this.inFlight >= this.capacity) throw new QueueFullError();
+    this.inFlight++;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await this.piscina.run(job, { signal });
+    } catch (e) {
+      if (signal.aborted) throw new ScreeningTimeoutError(timeoutMs);
+      throw e;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

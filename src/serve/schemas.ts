@@ -1,0 +1,115 @@
+/**
+ * The HTTP API's response shapes, written once as zod schemas: the OpenAPI document
+ * (openapi.ts) is generated from them with z.toJSONSchema, and the tests parse real responses
+ * with them, so the description cannot drift from what the server sends.
+ */
+import { z } from 'zod';
+
+export const OperatingPointOut = z
+  .object({
+    threshold: z.number(),
+    targetSpecificity: z.number(),
+    mode: z.string(),
+    chosenOn: z.string(),
+    sensitivity: z.number().optional(),
+    specificity: z.number().optional(),
+  })
+  .nullable();
+
+export const ModelSummary = z.object({
+  name: z.string(),
+  version: z.string(),
+  task: z.string(),
+  inputSize: z.number().int(),
+  operatingPoint: OperatingPointOut,
+});
+
+export const QualityOut = z.object({
+  retinaFound: z.boolean(),
+  retinaFraction: z.number(),
+  exposure: z.object({ mean: z.number(), darkFraction: z.number(), saturatedFraction: z.number() }),
+  blur: z.object({ laplacianStd: z.number(), sharpness: z.number() }),
+  gradable: z.boolean(),
+  reasons: z.array(z.string()),
+});
+
+export const Timings = z.object({
+  queueMs: z.number(),
+  decodeMs: z.number(),
+  preprocessMs: z.number(),
+  inferMs: z.number(),
+  explainMs: z.number().optional(),
+  totalMs: z.number(),
+});
+
+/** PNG images as data URLs (`data:image/png;base64,...`). */
+const PngDataUrl = z.string().regex(/^data:image\/png;base64,/);
+
+export const ScreenResponse = z.object({
+  requestId: z.string(),
+  /** Probability of referable DR; null when no retina was found (nothing to score). */
+  probability: z.number().min(0).max(1).nullable(),
+  /** Decision at the stored operating point; null when ungradable or when the model has none. */
+  referable: z.boolean().nullable(),
+  threshold: z.number().nullable(),
+  gradable: z.boolean(),
+  reasons: z.array(z.string()),
+  quality: QualityOut.nullable(),
+  image: z.object({ format: z.string(), width: z.number().int(), height: z.number().int() }),
+  model: ModelSummary,
+  timings: Timings,
+  disclaimer: z.string(),
+});
+
+export const ExplainResponse = ScreenResponse.extend({
+  /** The network's input (preprocessed retina, input.size square). Null when ungradable without retina. */
+  preprocessed: PngDataUrl.nullable(),
+  heatmap: z
+    .object({
+      method: z.string(),
+      /** Heat map blended over the preprocessed image. */
+      overlay: PngDataUrl,
+      /** The raw map in [0,1] as an 8-bit greyscale PNG (0 = 0, 255 = 1), input.size square. */
+      map: PngDataUrl,
+    })
+    .nullable(),
+  /** Intermediate preprocessing images, present with ?steps=1. */
+  steps: z
+    .object({
+      original: PngDataUrl,
+      mask: PngDataUrl,
+      cropped: PngDataUrl,
+      clahe: PngDataUrl.optional(),
+      green: PngDataUrl.optional(),
+    })
+    .nullable(),
+});
+
+export const ErrorResponse = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  message: z.string(),
+  requestId: z.string().optional(),
+});
+
+export const HealthResponse = z.object({
+  status: z.literal('ok'),
+  model: z.string(),
+  queue: z.object({ running: z.number().int(), waiting: z.number().int(), capacity: z.number().int(), workers: z.number().int() }),
+  uptimeS: z.number(),
+});
+
+export const ModelResponse = ModelSummary.extend({
+  numClasses: z.number().int(),
+  input: z.object({ size: z.number().int(), mean: z.array(z.number()), std: z.array(z.number()) }),
+  preprocess: z.record(z.string(), z.unknown()),
+  /** Where the page fetches the .onnx for in-browser inference. */
+  onnxUrl: z.string(),
+  explainMethod: z.string().nullable(),
+  limits: z.object({ maxBodyBytes: z.number().int(), maxPixels: z.number().int(), requestTimeoutMs: z.number().int() }),
+  disclaimer: z.string(),
+});
+
+export type ScreenResponseT = z.infer<typeof ScreenResponse>;
+export type ExplainResponseT = z.infer<typeof ExplainResponse>;
+export type ModelResponseT = z.infer<typeof ModelResponse>;

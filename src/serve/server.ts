@@ -1,0 +1,233 @@
+/**
+ * The screening HTTP server: the JSON API over a bounded worker pool, the web page (web/dist)
+ * and the files the page needs to run the same model in the browser (the .onnx and ONNX
+ * Runtime's WASM). createServer is the library entry; `dr-xai serve` is a thin shell over it.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyCors from '@fastify/cors';
+import fastifyMultipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import { DISCLAIMER } from '../cli/disclaimer.ts';
+import { readFileOrFail, sniffImageFormat } from '../core/index.ts';
+import type { FundusModel } from '../models/index.ts';
+import { problem, type HttpProblem } from './errors.ts';
+import { EXPLAIN_METHOD } from './heatmap.ts';
+import { openApiDocument } from './openapi.ts';
+import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from './pool.ts';
+import type { ExplainResponseT, ModelResponseT } from './schemas.ts';
+import { modelPreprocessConfig } from './screen.ts';
+
+export interface ServeLimits {
+  /** Largest request body (raw or the one multipart file), bytes. */
+  maxBodyBytes: number;
+  /** Largest image, width x height, checked from the header before decoding. */
+  maxPixels: number;
+  /** Per-request time limit for queue wait plus screening, ms. */
+  requestTimeoutMs: number;
+  /** Screenings at once (default: cores). */
+  workers?: number;
+  /** Screenings allowed to wait (default: 4 per worker). */
+  maxQueue?: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ServeLimits> = Object.freeze({
+  maxBodyBytes: 20 * 1024 * 1024,
+  maxPixels: 50_000_000,
+  requestTimeoutMs: 30_000,
+});
+
+export interface ServerOptions {
+  model: FundusModel;
+  limits?: Partial<ServeLimits>;
+  /** Origins allowed to call the API from other sites; none (CORS closed) by default. */
+  corsOrigin?: string | string[];
+  /** The built page (default web/dist of this repository). */
+  webRoot?: string;
+  /** Fastify/pino logger: false (default) or a level. Uploads are never logged. */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | false;
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_WEB_ROOT = path.join(REPO_ROOT, 'web', 'dist');
+/** ONNX Runtime Web's dist folder (the node condition resolves to a file inside it). */
+const ORT_WEB_DIST = path.dirname(fileURLToPath(import.meta.resolve('onnxruntime-web')));
+/** The only ORT files the page loads: the plain (non-JSEP) SIMD build and its loader. */
+const ORT_FILES = /^\/ort-wasm-simd-threaded\.(wasm|mjs)$/;
+
+/** The page loads scripts and WASM from this server only; no inline script, no CDN. */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+class HttpError extends Error {
+  constructor(readonly problem: HttpProblem, readonly headers: Record<string, string> = {}) {
+    super(problem.message);
+  }
+}
+
+export async function createServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const limits: ServeLimits = { ...DEFAULT_LIMITS, ...Object.fromEntries(Object.entries(opts.limits ?? {}).filter(([, v]) => v !== undefined)) };
+  const { model } = opts;
+  const webRoot = opts.webRoot ?? DEFAULT_WEB_ROOT;
+  const onnxBytes = await readFileOrFail(model.onnxPath, 'model file');
+  const pool = new ScreeningPool({ modelPath: model.onnxPath, workers: limits.workers, maxQueue: limits.maxQueue });
+  const startedAt = Date.now();
+
+  const app = Fastify({
+    bodyLimit: limits.maxBodyBytes,
+    // Slow or stalled uploads are cut off too (slowloris), not only slow screenings.
+    requestTimeout: limits.requestTimeoutMs + 30_000,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    logger: opts.logLevel
+      ? {
+          level: opts.logLevel,
+          // Request ids, methods, paths, sizes, status codes and timings only: never bodies,
+          // query strings, file names, client addresses or headers (they can carry identifiers).
+          serializers: {
+            req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
+              id: req.id,
+              method: req.method,
+              path: req.url.split('?')[0],
+              contentLength: req.headers['content-length'] ? Number(req.headers['content-length']) : undefined,
+            }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            err: (err: Error & { statusCode?: number; code?: string }) => ({ type: err.name, code: err.code, statusCode: err.statusCode, message: err.message, stack: err.stack ?? '' }),
+          },
+        }
+      : false,
+  });
+  app.addHook('onClose', async () => pool.close());
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (request.url.startsWith('/v1/') || request.url === '/healthz') reply.header('cache-control', 'no-store');
+    else reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    return payload;
+  });
+
+  // Any content type is taken as raw image bytes (sniffed below); multipart gets its own parser.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: limits.maxBodyBytes, files: 1, fields: 4, fieldSize: 1024, parts: 5 },
+  });
+  if (opts.corsOrigin !== undefined) await app.register(fastifyCors, { origin: opts.corsOrigin, methods: ['GET', 'POST'] });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const headers = error instanceof HttpError ? error.headers : {};
+    let p: HttpProblem;
+    if (error instanceof HttpError) p = error.problem;
+    else if (error.statusCode === 413 || error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      p = problem(413, `upload larger than the limit of ${limits.maxBodyBytes} bytes`);
+    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) p = problem(error.statusCode, error.message);
+    else {
+      request.log.error({ err: error }, 'internal error');
+      p = problem(500, 'internal error; the request id identifies it in the server log');
+    }
+    void reply.code(p.statusCode).headers(headers).send({ ...p, requestId: request.id });
+  });
+
+  const modelSummary = {
+    name: model.info.name,
+    version: model.info.version,
+    task: model.info.task,
+    inputSize: model.info.input.size,
+    operatingPoint: model.info.operatingPoint ?? null,
+  };
+
+  async function readUpload(request: FastifyRequest): Promise<Buffer> {
+    if (request.isMultipart()) {
+      const file = await request.file();
+      if (!file) throw new HttpError(problem(400, 'multipart request without a file part'));
+      const bytes = await file.toBuffer();
+      return bytes;
+    }
+    return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  }
+
+  async function screenRoute(request: FastifyRequest, reply: FastifyReply, explain: boolean): Promise<ExplainResponseT | Record<string, unknown>> {
+    const t0 = performance.now();
+    const bytes = await readUpload(request);
+    if (bytes.length === 0) throw new HttpError(problem(400, 'empty upload (0 bytes); send the image as the request body or as one multipart file'));
+    if (!sniffImageFormat(bytes)) throw new HttpError(problem(415, 'not a recognised image (expected PNG, JPEG, TIFF or WebP); the type is read from the bytes, not the name or Content-Type'));
+    const steps = explain && ['1', 'true'].includes(String((request.query as Record<string, unknown>).steps ?? ''));
+    let outcome;
+    try {
+      outcome = await pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), maxPixels: limits.maxPixels, explain, steps }, limits.requestTimeoutMs);
+    } catch (e) {
+      if (e instanceof QueueFullError) throw new HttpError(problem(503, `${e.message}; retry in a moment`), { 'retry-after': '1' });
+      if (e instanceof ScreeningTimeoutError) throw new HttpError(problem(504, `${e.message}; the server is overloaded or the image is unusually large`));
+      throw e;
+    }
+    if (!outcome.ok) throw new HttpError(outcome.problem);
+    const r = outcome.result;
+    const totalMs = performance.now() - t0;
+    const workMs = r.timings.decodeMs + r.timings.preprocessMs + r.timings.inferMs + (r.timings.explainMs ?? 0);
+    const timings = { queueMs: Math.max(0, totalMs - workMs), ...r.timings, totalMs };
+    request.log.info({ bytes: bytes.length, gradable: r.gradable, timings }, 'screened');
+    void reply.code(200);
+    return { requestId: request.id, ...r, model: modelSummary, timings, disclaimer: DISCLAIMER };
+  }
+
+  app.post('/v1/screen', (request, reply) => screenRoute(request, reply, false));
+  app.post('/v1/explain', (request, reply) => screenRoute(request, reply, true));
+
+  app.get('/healthz', async () => ({
+    status: 'ok' as const,
+    model: model.info.name,
+    queue: { running: pool.running, waiting: pool.waiting, capacity: pool.capacity, workers: pool.workers },
+    uptimeS: (Date.now() - startedAt) / 1000,
+  }));
+
+  const modelResponse: ModelResponseT = {
+    ...modelSummary,
+    numClasses: model.info.numClasses,
+    input: { size: model.info.input.size, mean: [...model.info.input.mean], std: [...model.info.input.std] },
+    preprocess: modelPreprocessConfig(model),
+    onnxUrl: '/v1/model/onnx',
+    explainMethod: EXPLAIN_METHOD,
+    limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },
+    disclaimer: DISCLAIMER,
+  };
+  app.get('/v1/model', async () => modelResponse);
+  app.get('/v1/model/onnx', async (_request, reply) => reply.type('application/octet-stream').header('cache-control', 'no-cache').send(onnxBytes));
+  app.get('/openapi.json', async () => openApiDocument(limits));
+
+  // The page. Static files only from web/dist: @fastify/static (send) refuses paths that leave
+  // the root, and directory listing stays off.
+  if (existsSync(path.join(webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', list: false, dotfiles: 'deny', index: ['index.html'] });
+  } else {
+    const message = `the web page is not built (${path.relative(process.cwd(), webRoot) || webRoot}/index.html missing): run \`npm run build:web\`; the API works without it`;
+    app.log.warn(message);
+    app.get('/', async (_request, reply) => reply.code(503).type('text/plain; charset=utf-8').send(`${message}\n`));
+    app.decorate('pageMissing', message);
+  }
+  await app.register(fastifyStatic, {
+    root: ORT_WEB_DIST,
+    prefix: '/ort/',
+    decorateReply: false,
+    list: false,
+    allowedPath: (pathName) => ORT_FILES.test(pathName),
+  });
+  return app;
+}
+
+/** The message createServer logs when web/dist is missing, or undefined when the page is there. */
+export function pageMissingMessage(app: FastifyInstance): string | undefined {
+  return (app as unknown as { pageMissing?: string }).pageMissing;
+}

@@ -79,7 +79,10 @@ export interface PhantomOptions {
   size?: number;
   /** Target grade: lesion counts are drawn so that `gradeFromLesions` gives back this grade. */
   grade?: Grade;
-  /** Exact lesion counts instead of a grade; the grade is then computed from what was drawn. */
+  /**
+   * Lesion counts instead of a grade; the grade is then computed from what was drawn. On a
+   * crowded retina a lesion that finds no free place is left out: `lesions` lists what was drawn.
+   */
   counts?: Partial<LesionCounts>;
   difficulty?: Partial<PhantomDifficulty>;
 }

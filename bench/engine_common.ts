@@ -1,0 +1,58 @@
+// Shared by bench/train.ts and bench/infer.ts: run ours and the PyTorch reference as separate
+// processes (so each one's peak RSS is its own), alternating, and print the ratios.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+export interface Measure {
+  imgPerSec: number;
+  peakRssMB: number;
+  secPerStep: number;
+}
+
+const root = path.resolve(import.meta.dirname, '..');
+
+function runJson(cmd: string, args: string[]): Measure {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Measure;
+  } catch {
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
+  }
+}
+
+export function ours(script: string, args: string[]): Measure {
+  return runJson(process.execPath, ['--import', 'tsx', script, '--worker', ...args]);
+}
+
+export function reference(script: string, args: string[]): Measure {
+  return runJson('/usr/bin/python3', [script, ...args]);
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** Alternate ours / PyTorch `rounds` times per setting and print a table with ratios. */
+export function compare(title: string, settings: { label: string; args: string[] }[], oursScript: string, refScript: string, rounds: number): void {
+  console.log(`${title} (rounds=${rounds}, alternating; medians)`);
+  console.log('setting            ours img/s  torch img/s  speed ratio  ours RSS MB  torch RSS MB  RSS ratio');
+  for (const s of settings) {
+    const a: Measure[] = [];
+    const b: Measure[] = [];
+    for (let i = 0; i < rounds; i++) {
+      a.push(ours(oursScript, s.args));
+      b.push(reference(refScript, s.args));
+    }
+    const oi = median(a.map((m) => m.imgPerSec));
+    const ti = median(b.map((m) => m.imgPerSec));
+    const or = Math.max(...a.map((m) => m.peakRssMB));
+    const tr = Math.max(...b.map((m) => m.peakRssMB));
+    console.log(
+      `${s.label.padEnd(18)} ${oi.toFixed(2).padStart(10)} ${ti.toFixed(2).padStart(12)} ${(oi / ti).toFixed(2).padStart(11)}x ${or.toFixed(0).padStart(11)} ${tr.toFixed(0).padStart(13)} ${(or / tr).toFixed(2).padStart(9)}x`,
+    );
+  }
+}
+
+export function argValue(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}

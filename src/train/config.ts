@@ -1,0 +1,129 @@
+/**
+ * Training configuration: YAML files in the reference study's shape (configs/aptos.yaml: img_size,
+ * batch_size, epochs, lr, weight_decay, model_name, fix_specificity, seed, use_circular_mask,
+ * use_clahe, use_green, data_root), validated with zod, overridden by CLI flags, and saved with
+ * each run (runs/<name>/config.json) so a run can be repeated and resumed exactly.
+ */
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DrXaiError, readFileOrFail } from '../core/index.ts';
+
+const AugmentSchema = z
+  .object({
+    /** Probability of a horizontal / vertical flip. */
+    hflip: z.number().min(0).max(1).default(0.5),
+    vflip: z.number().min(0).max(1).default(0.5),
+    /** Rotation drawn uniformly in [-rotate, rotate] degrees. */
+    rotate: z.number().min(0).max(180).default(180),
+    /** Scale drawn uniformly in [1 - scale, 1 + scale]. */
+    scale: z.number().min(0).max(0.5).default(0.1),
+    /** Shift, fraction of the image size, drawn per axis in [-shift, shift]. */
+    shift: z.number().min(0).max(0.3).default(0.05),
+    /** Brightness factor in [1 - b, 1 + b], contrast in [1 - c, 1 + c], gamma in [1 - g, 1 + g]. */
+    brightness: z.number().min(0).max(1).default(0.2),
+    contrast: z.number().min(0).max(1).default(0.2),
+    gamma: z.number().min(0).max(0.9).default(0.2),
+  })
+  .strict();
+
+export const TrainConfigSchema = z
+  .object({
+    /** Registry name (src/models listModels()). */
+    model_name: z.string().min(1).default('efficientnet_b0'),
+    task: z.enum(['referable', 'any-dr', 'grade']).default('referable'),
+    img_size: z.number().int().min(32).max(1024).default(448),
+    /** Effective batch (one optimizer step). */
+    batch_size: z.number().int().min(1).max(4096).default(32),
+    /** Images per forward/backward pass; gradients of batch_size / micro_batch_size passes are averaged. Default: batch_size. */
+    micro_batch_size: z.number().int().min(1).max(4096).optional(),
+    epochs: z.number().int().min(1).max(10000).default(30),
+    lr: z.number().positive().max(10).default(3e-4),
+    /** Learning rate at the end of the cosine schedule. */
+    min_lr: z.number().min(0).default(1e-6),
+    warmup_epochs: z.number().min(0).default(1),
+    weight_decay: z.number().min(0).max(1).default(1e-4),
+    /** Early stopping: epochs without a better validation metric before stopping. */
+    patience: z.number().int().min(1).default(5),
+    /** Binary tasks: weight of positives in the BCE loss; 'auto' = negatives / positives of the training split. */
+    pos_weight: z.union([z.number().positive(), z.literal('auto')]).nullable().default(null),
+    drop_rate: z.number().min(0).max(0.9).optional(),
+    drop_path_rate: z.number().min(0).max(0.9).optional(),
+    /** Optional .safetensors weights to start from (timm or torchvision EfficientNet naming). */
+    pretrained: z.string().nullable().default(null),
+    /** Operating point: target specificity on validation. */
+    fix_specificity: z.number().gt(0).lt(1).default(0.95),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    use_circular_mask: z.boolean().default(true),
+    use_crop: z.boolean().default(true),
+    use_clahe: z.boolean().default(true),
+    use_green: z.boolean().default(true),
+    use_ben_graham: z.boolean().default(false),
+    augment: AugmentSchema.default(AugmentSchema.parse({})),
+    data_root: z.string().min(1).optional(),
+    data_format: z.string().default('auto'),
+    /** Split CSV from `dr-xai split` (id,split,grade,group); required for training. */
+    split_csv: z.string().min(1).optional(),
+    /** Where runs go; the run folder is <out_dir>/<run_name>. */
+    out_dir: z.string().default('runs'),
+    run_name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+    /** Checkpoint every this many optimizer steps (and at every epoch end). */
+    checkpoint_every: z.number().int().min(1).default(20),
+    /** ONNX Runtime intra-op threads; default all cores. */
+    threads: z.number().int().min(1).optional(),
+    /** Where the model package goes (default <run>/model.onnx). */
+    model_out: z.string().optional(),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type AugmentConfig = z.infer<typeof AugmentSchema>;
+
+function firstIssue(e: z.ZodError): string {
+  const issue = e.issues[0];
+  const key = issue.path.join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') return `unknown key '${[...(issue.path ?? []), ...issue.keys].join('.')}'`;
+  return `key '${key}': ${issue.message}`;
+}
+
+/** Parse and validate a YAML (or JSON) config file; errors name the file and the key. */
+export async function readConfigFile(file: string): Promise<Partial<TrainConfig>> {
+  const text = (await readFileOrFail(file, 'training config')).toString('utf8');
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    const line = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    throw new DrXaiError(`not valid YAML (${(e as Error).message.split('\n')[0]})`, { file, line });
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new DrXaiError('a training config must be a mapping of keys to values', { file });
+  const parsed = TrainConfigSchema.partial().safeParse(raw);
+  if (!parsed.success) throw new DrXaiError(firstIssue(parsed.error), { file });
+  // Relative paths in a config file are relative to the directory it is run from (as the reference's).
+  return Object.fromEntries(Object.entries(parsed.data).filter(([k]) => k in (raw as object))) as Partial<TrainConfig>;
+}
+
+/**
+ * Defaults <- config file <- overrides (CLI flags), validated together. `source` names where a
+ * bad value came from.
+ */
+export function resolveTrainConfig(fromFile: Partial<TrainConfig>, overrides: Partial<TrainConfig>, source = 'command line'): TrainConfig {
+  const clean = (o: Partial<TrainConfig>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const merged = { ...clean(fromFile), ...clean(overrides) };
+  const parsed = TrainConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new DrXaiError(`${source}: ${firstIssue(parsed.error)}`);
+  const cfg = parsed.data;
+  const micro = cfg.micro_batch_size ?? cfg.batch_size;
+  if (cfg.batch_size % micro !== 0) throw new DrXaiError(`${source}: batch_size ${cfg.batch_size} must be a multiple of micro_batch_size ${micro}`);
+  return cfg;
+}
+
+/** Name of a run when none is given: model, task, size. */
+export function defaultRunName(cfg: TrainConfig): string {
+  return cfg.run_name ?? `${cfg.model_name}-${cfg.task}-${cfg.img_size}`;
+}
+
+export function runDir(cfg: TrainConfig): string {
+  return path.resolve(cfg.out_dir, defaultRunName(cfg));
+}

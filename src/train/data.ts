@@ -1,0 +1,83 @@
+/**
+ * Training batches: preprocessed images (read once through the caller's loader, normally the
+ * preprocessing cache, then kept in memory so later epochs decode nothing), augmented on the
+ * fly, normalised with the model package's `toInputTensor`, with targets for the task.
+ */
+import { Rng, type RgbImage } from '../core/index.ts';
+import type { Sample, Task } from '../data/index.ts';
+import { labelFor } from '../data/index.ts';
+import { toInputTensor, type ModelSidecar } from '../models/index.ts';
+import { applyAugment, drawAugment, sampleSeed } from './augment.ts';
+import type { AugmentConfig } from './config.ts';
+
+/** Loads the preprocessed (size x size RGB) image of a sample. */
+export type ImageLoader = (sample: Sample) => Promise<RgbImage>;
+
+/** Memoised preprocessed images of one split. */
+export class ImageStore {
+  readonly samples: readonly Sample[];
+  private readonly loader: ImageLoader;
+  private readonly cache = new Map<number, Promise<RgbImage>>();
+  constructor(samples: readonly Sample[], loader: ImageLoader) {
+    this.samples = samples;
+    this.loader = loader;
+  }
+  get(index: number): Promise<RgbImage> {
+    let p = this.cache.get(index);
+    if (!p) {
+      p = this.loader(this.samples[index]);
+      this.cache.set(index, p);
+    }
+    return p;
+  }
+}
+
+/** Number of model outputs: one logit for the binary tasks (BCE), one per grade otherwise. */
+export function outputsFor(task: Task): number {
+  return task === 'grade' ? 5 : 1;
+}
+
+/** Targets [N, K]: the 0/1 label for binary tasks, one-hot grades for the grade task. */
+export function targetsFor(samples: readonly Sample[], task: Task, k: number): Float32Array {
+  const t = new Float32Array(samples.length * k);
+  samples.forEach((s, i) => {
+    const label = labelFor(s.grade as number, task);
+    if (k === 1) t[i] = label;
+    else t[i * k + label] = 1;
+  });
+  return t;
+}
+
+/** Training data order of an epoch: a permutation drawn from (seed, epoch) alone. */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return new Rng(sampleSeed(seed, epoch, 0x9e3779b9)).shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
+export interface Batch {
+  image: Float32Array;
+  targets: Float32Array;
+}
+
+/**
+ * Assemble one batch. `augment` present: every image is augmented with parameters drawn from
+ * its own (seed, epoch, index) Rng. Indices past the split (padding of the last validation
+ * batch) repeat its first image.
+ */
+export async function makeBatch(
+  store: ImageStore,
+  indices: number[],
+  input: ModelSidecar['input'],
+  task: Task,
+  k: number,
+  augment?: { cfg: AugmentConfig; seed: number; epoch: number },
+): Promise<Batch> {
+  const images = await Promise.all(
+    indices.map(async (i) => {
+      const img = await store.get(i);
+      if (!augment) return img;
+      const rng = new Rng(sampleSeed(augment.seed, augment.epoch, i));
+      return applyAugment(img, drawAugment(rng, augment.cfg, img.width));
+    }),
+  );
+  return { image: toInputTensor(images, input), targets: targetsFor(indices.map((i) => store.samples[i]), task, k) };
+}

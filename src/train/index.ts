@@ -1,0 +1,9 @@
+// Public surface of src/train: the training loop with crash-safe resume, its config (reference
+// YAML shape), augmentation and schedule.
+export { train, SimulatedCrash, type TrainData, type TrainOptions, type TrainResult } from './trainer.ts';
+export { TrainConfigSchema, readConfigFile, resolveTrainConfig, defaultRunName, runDir, type TrainConfig, type AugmentConfig } from './config.ts';
+export { learningRateAt, type CosineSchedule } from './schedule.ts';
+export { applyAugment, drawAugment, sampleSeed, retinaOf, type AugmentParams } from './augment.ts';
+export { ImageStore, epochOrder, makeBatch, outputsFor, targetsFor, type ImageLoader, type Batch } from './data.ts';
+export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
+export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';

@@ -1,0 +1,376 @@
+/**
+ * The training loop of the reference recipe: AdamW with decoupled weight decay (none on norms
+ * and biases), cosine schedule with linear warm-up per optimizer step, gradient accumulation over
+ * micro-batches, validation every epoch (AUROC for binary tasks, quadratic weighted kappa for
+ * the grade task), the best epoch kept, early stopping with patience, and crash-safe
+ * checkpoints from which `resume` ends with the same weights, bit for bit, as a run that was
+ * never interrupted.
+ *
+ * Determinism: the data order of an epoch and each image's augmentation come from (seed, epoch,
+ * index) alone; dropout / drop-path masks come from one Rng whose state is checkpointed; ONNX
+ * Runtime's CPU kernels are deterministic for a fixed thread count.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { DrXaiError, Rng, progressBar, writeFileAtomic } from '../core/index.ts';
+import type { Sample } from '../data/index.ts';
+import { labelFor } from '../data/index.ts';
+import { AdamW, TrainingSession, exportInference, noDecayForNormsAndBiases } from '../engine/index.ts';
+import { auroc, chooseOperatingPoint, quadraticWeightedKappa } from '../evaluate/index.ts';
+import {
+  MODEL_FORMAT,
+  addLoss,
+  createModel,
+  positiveProbability,
+  saveModel,
+  serializeSafetensors,
+  readSafetensors,
+  type CreatedModel,
+  type ModelSidecar,
+} from '../models/index.ts';
+import { checkpointExists, loadCheckpoint, saveCheckpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
+import { defaultRunName, runDir, type TrainConfig } from './config.ts';
+import { ImageStore, epochOrder, makeBatch, outputsFor, type Batch, type ImageLoader } from './data.ts';
+import { writeLearningCurve, writeLogs } from './logs.ts';
+import { learningRateAt } from './schedule.ts';
+
+export interface TrainData {
+  /** Data set name (for the sidecar), e.g. 'aptos2019-224'. */
+  name: string;
+  train: Sample[];
+  val: Sample[];
+  /** Preprocessed image (img_size x img_size RGB) of a sample. */
+  load: ImageLoader;
+  /** Preprocessing config recorded in the sidecar. */
+  preprocess: Record<string, unknown>;
+}
+
+export interface TrainOptions {
+  resume?: boolean;
+  quiet?: boolean;
+  /** One line per event (epoch summaries, checkpoints); default stderr. */
+  log?: (line: string) => void;
+  /** Tests: throw after this many optimizer steps of this call (a simulated crash). */
+  crashAfterSteps?: number;
+  /** Tests: skip the learning-curve PNG (vega + resvg take ~1 s). */
+  noPlot?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  modelPath: string;
+  history: EpochRecord[];
+  best: EpochRecord;
+  stoppedEarly: boolean;
+  /** Final parameters and BatchNorm buffers (the last epoch's, not the best's). */
+  finalState: Map<string, Float32Array>;
+  sidecar: ModelSidecar;
+}
+
+export class SimulatedCrash extends Error {}
+
+/** Fields of the config that change the computation: resume refuses a run started with others. */
+function configKey(cfg: TrainConfig): string {
+  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ...rest } = cfg;
+  return JSON.stringify(rest);
+}
+
+interface Prepared {
+  model: CreatedModel;
+  session: TrainingSession;
+  optimizer: AdamW;
+  loss: string;
+  k: number;
+  micro: number;
+  input: ModelSidecar['input'];
+}
+
+async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prepared> {
+  const k = outputsFor(cfg.task);
+  const micro = cfg.micro_batch_size ?? cfg.batch_size;
+  const model = await createModel(cfg.model_name, {
+    numClasses: k,
+    inputSize: cfg.img_size,
+    batch: micro,
+    regularize: true,
+    dropRate: cfg.drop_rate,
+    dropPathRate: cfg.drop_path_rate,
+    seed: cfg.seed,
+    pretrained: cfg.pretrained ?? undefined,
+    log,
+  });
+  const loss = addLoss(model, k === 1 ? { kind: 'bce', posWeight: true } : { kind: 'ce' });
+  const session = await TrainingSession.create(model.graph, { loss, params: model.params, threads: cfg.threads });
+  const optimizer = new AdamW({ lr: cfg.lr, weightDecay: cfg.weight_decay, noDecay: noDecayForNormsAndBiases((n) => model.builder.shape(n)) });
+  const { mean, std } = model.pretrainedCfg;
+  return { model, session, optimizer, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
+}
+
+/** Positive-class weight of the BCE loss: fixed, or negatives / positives of the training split. */
+function posWeightOf(cfg: TrainConfig, train: Sample[]): number {
+  if (cfg.pos_weight === null) return 1;
+  if (typeof cfg.pos_weight === 'number') return cfg.pos_weight;
+  const pos = train.filter((s) => labelFor(s.grade as number, cfg.task) === 1).length;
+  if (pos === 0 || pos === train.length) throw new DrXaiError('pos_weight auto needs both classes in the training split');
+  return (train.length - pos) / pos;
+}
+
+interface Validation {
+  loss: number;
+  /** Positive / referable probability per validation image. */
+  scores: number[];
+  labels: number[];
+  auroc: number;
+  qwk?: number;
+  metric: number;
+}
+
+async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWeight: number): Promise<Validation> {
+  const n = store.samples.length;
+  const logits = new Float32Array(n * p.k);
+  let lossSum = 0;
+  let lossBatches = 0;
+  for (let start = 0; start < n; start += p.micro) {
+    const idx = Array.from({ length: p.micro }, (_, j) => (start + j < n ? start + j : start));
+    const batch = await makeBatch(store, idx, p.input, cfg.task, p.k);
+    const out = await p.session.evaluate(feedsOf(batch, p, posWeight), [p.model.logits, p.loss]);
+    const count = Math.min(p.micro, n - start);
+    logits.set(out[p.model.logits].subarray(0, count * p.k), start * p.k);
+    // The validation loss averages whole micro-batches only: the padded last one would count
+    // its repeated image several times.
+    if (count === p.micro) {
+      lossSum += out[p.loss][0];
+      lossBatches++;
+    }
+  }
+  const task = cfg.task === 'grade' ? 'grade' : cfg.task;
+  const scores = positiveProbability(logits, task, p.k);
+  const labels = store.samples.map((s) => labelFor(s.grade as number, cfg.task === 'grade' ? 'referable' : cfg.task));
+  const hasBoth = labels.includes(0) && labels.includes(1);
+  const a = hasBoth ? auroc(labels, scores) : NaN;
+  let qwk: number | undefined;
+  if (cfg.task === 'grade') {
+    const pred = Array.from({ length: n }, (_, i) => {
+      let best = 0;
+      for (let c = 1; c < p.k; c++) if (logits[i * p.k + c] > logits[i * p.k + best]) best = c;
+      return best;
+    });
+    qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), pred);
+  }
+  return { loss: lossBatches ? lossSum / lossBatches : NaN, scores, labels, auroc: a, qwk, metric: cfg.task === 'grade' ? (qwk as number) : a };
+}
+
+function feedsOf(batch: Batch, p: Prepared, posWeight: number): Record<string, Float32Array> {
+  const feeds: Record<string, Float32Array> = { [p.model.input]: batch.image, targets: batch.targets };
+  if (p.k === 1) feeds.pos_weight = Float32Array.of(posWeight);
+  return feeds;
+}
+
+function freshProgress(nTrain: number, seed: number): TrainProgress {
+  return {
+    epoch: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    order: epochOrder(nTrain, seed, 0),
+    maskRngState: new Rng(seed).getState(),
+    batchesTracked: 0,
+    epochLossSum: 0,
+    epochLossCount: 0,
+    bestMetric: -Infinity,
+    bestEpoch: -1,
+    epochsWithoutImprovement: 0,
+    history: [],
+    stopped: false,
+  };
+}
+
+/** Train, validate, checkpoint, export the best epoch as a model package. */
+export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOptions = {}): Promise<TrainResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  if (data.train.length < cfg.batch_size) throw new DrXaiError(`the training split has ${data.train.length} images, fewer than batch_size ${cfg.batch_size}`);
+  if (data.val.length === 0) throw new DrXaiError('the validation split is empty: validation picks the best epoch and the operating point');
+  for (const s of [...data.train, ...data.val]) if (s.grade === null) throw new DrXaiError(`image '${s.id}' has no grade; training needs labelled images`, { file: s.path });
+  const dir = runDir(cfg);
+  const ckFile = path.join(dir, 'checkpoint.safetensors');
+  const bestFile = path.join(dir, 'best.safetensors');
+  const key = configKey(cfg);
+
+  let progress = freshProgress(data.train.length, cfg.seed);
+  const p = await prepare(cfg, log);
+  try {
+    if (opts.resume && checkpointExists(ckFile)) {
+      const ck = await loadCheckpoint(ckFile);
+      if (ck.configKey !== key) throw new DrXaiError('the checkpoint was made with another configuration (only epochs, patience, checkpoint_every and the output paths may change on resume)', { file: ckFile });
+      for (const [name, v] of ck.state) {
+        const cur = p.session.state.get(name);
+        if (!cur || cur.length !== v.length) throw new DrXaiError(`checkpoint tensor '${name}' does not fit the model`, { file: ckFile });
+        cur.set(v);
+      }
+      p.optimizer.setState(ck.optimizer);
+      p.session.batchesTracked = ck.progress.batchesTracked;
+      progress = ck.progress;
+      log(`resumed ${defaultRunName(cfg)} at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch} (${progress.globalStep} optimizer steps done)`);
+    } else if (checkpointExists(ckFile) && !opts.resume) {
+      throw new DrXaiError(`a run already exists here; pass --resume to continue it or choose another --run-name`, { file: dir });
+    }
+    await fsp.mkdir(dir, { recursive: true });
+    await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+
+    const posWeight = p.k === 1 ? posWeightOf(cfg, data.train) : 1;
+    const trainStore = new ImageStore(data.train, data.load);
+    const valStore = new ImageStore(data.val, data.load);
+    const stepsPerEpoch = Math.floor(data.train.length / cfg.batch_size);
+    const accum = cfg.batch_size / p.micro;
+    const schedule = { baseLr: cfg.lr, minLr: cfg.min_lr, warmupSteps: Math.round(cfg.warmup_epochs * stepsPerEpoch), totalSteps: cfg.epochs * stepsPerEpoch };
+    const maskRng = new Rng(0);
+    maskRng.setState(progress.maskRngState);
+    const shapeOf = (n: string) => p.model.builder.shape(n);
+    const save = async () => {
+      progress.maskRngState = maskRng.getState();
+      progress.batchesTracked = p.session.batchesTracked;
+      await saveCheckpoint(ckFile, { progress, state: p.session.state, optimizer: p.optimizer.getState(), configKey: key }, shapeOf);
+    };
+    let stepsThisCall = 0;
+
+    while (!progress.stopped && progress.epoch < cfg.epochs) {
+      const epoch = progress.epoch;
+      const started = Date.now();
+      const bar = progressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet, extra: 'loss {loss} | {ips} img/s' });
+      bar.tick(progress.stepInEpoch, { loss: '-', ips: '-' });
+      const augment = { cfg: cfg.augment, seed: cfg.seed, epoch };
+      const microBatches: number[][] = [];
+      for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
+        for (let a = 0; a < accum; a++) {
+          const from = s * cfg.batch_size + a * p.micro;
+          microBatches.push(progress.order.slice(from, from + p.micro));
+        }
+      }
+      let next = microBatches.length ? makeBatch(trainStore, microBatches[0], p.input, cfg.task, p.k, augment) : undefined;
+      let summed: Map<string, Float32Array> | undefined;
+      let images = 0;
+      for (let m = 0; m < microBatches.length; m++) {
+        const batch = await (next as Promise<Batch>);
+        // Load and augment the next micro-batch while ONNX Runtime computes this one.
+        next = m + 1 < microBatches.length ? makeBatch(trainStore, microBatches[m + 1], p.input, cfg.task, p.k, augment) : undefined;
+        const { loss, grads } = await p.session.step(feedsOf(batch, p, posWeight), maskRng);
+        if (!Number.isFinite(loss)) throw new DrXaiError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${progress.stepInEpoch + 1}; lower lr`);
+        progress.epochLossSum += loss;
+        progress.epochLossCount++;
+        images += p.micro;
+        if (!summed) summed = grads;
+        else for (const [name, g] of grads) {
+          const acc = summed.get(name) as Float32Array;
+          for (let i = 0; i < g.length; i++) acc[i] += g[i];
+        }
+        if ((m + 1) % accum !== 0) continue;
+        // The gradient of the batch mean is the mean of the micro-batch means (equal sizes).
+        if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
+        p.optimizer.lr = learningRateAt(schedule, progress.globalStep);
+        p.optimizer.step(p.session.state, summed);
+        summed = undefined;
+        progress.globalStep++;
+        progress.stepInEpoch++;
+        stepsThisCall++;
+        const secs = (Date.now() - started) / 1000;
+        bar.tick(1, { loss: (progress.epochLossSum / progress.epochLossCount).toFixed(4), ips: (images / secs).toFixed(1) });
+        if (opts.crashAfterSteps !== undefined && stepsThisCall >= opts.crashAfterSteps) {
+          bar.stop();
+          throw new SimulatedCrash(`simulated crash after ${stepsThisCall} steps`);
+        }
+        if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) await save();
+      }
+      bar.stop();
+      const trainSeconds = (Date.now() - started) / 1000;
+      const v = await validate(p, cfg, valStore, posWeight);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: progress.epochLossSum / Math.max(1, progress.epochLossCount),
+        valLoss: v.loss,
+        valAuroc: v.auroc,
+        ...(v.qwk !== undefined ? { valQwk: v.qwk } : {}),
+        lr: p.optimizer.lr,
+        imagesPerSecond: images / Math.max(trainSeconds, 1e-9),
+        seconds: (Date.now() - started) / 1000,
+      };
+      progress.history.push(record);
+      const improved = v.metric > progress.bestMetric;
+      if (improved) {
+        progress.bestMetric = v.metric;
+        progress.bestEpoch = epoch + 1;
+        progress.epochsWithoutImprovement = 0;
+        const tensors = [...p.session.state].map(([n, d]) => [n, { shape: shapeOf(n), data: d }] as [string, { shape: number[]; data: Float32Array }]);
+        await writeFileAtomic(bestFile, serializeSafetensors(tensors, { epoch: String(epoch + 1), metric: String(v.metric) }));
+      } else {
+        progress.epochsWithoutImprovement++;
+      }
+      const metricText = cfg.task === 'grade' ? `val QWK ${fmt(v.qwk)} (AUROC ${fmt(v.auroc)})` : `val AUROC ${fmt(v.auroc)}`;
+      log(`epoch ${epoch + 1}/${cfg.epochs}: train loss ${record.trainLoss.toFixed(4)}, val loss ${fmt(v.loss)}, ${metricText}, ${record.imagesPerSecond.toFixed(1)} img/s${improved ? ' (best)' : ''}`);
+      if (progress.epochsWithoutImprovement >= cfg.patience) {
+        progress.stopped = true;
+        log(`early stop: no better validation metric for ${cfg.patience} epochs (best epoch ${progress.bestEpoch})`);
+      }
+      progress.epoch++;
+      progress.stepInEpoch = 0;
+      progress.epochLossSum = 0;
+      progress.epochLossCount = 0;
+      progress.order = epochOrder(data.train.length, cfg.seed, progress.epoch);
+      await writeLogs(dir, progress.history);
+      if (!opts.noPlot) await writeLearningCurve(dir, progress.history, cfg.task);
+      await save();
+    }
+
+    const finalState = new Map([...p.session.state].map(([n, d]) => [n, Float32Array.from(d)]));
+    // Export the best epoch: its weights replace the current state, then validation again gives
+    // the scores the operating point is chosen on.
+    const best = await readSafetensors(bestFile);
+    for (const [name, t] of best.tensors) p.session.state.get(name)?.set(t.data);
+    const v = await validate(p, cfg, valStore, posWeight);
+    const bestRecord = progress.history[progress.bestEpoch - 1];
+    const sidecar = await exportPackage(cfg, data, p, v, bestRecord, progress.history.length, dir);
+    const modelPath = path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx'));
+    log(`model: ${modelPath} (best epoch ${progress.bestEpoch}, ${cfg.task === 'grade' ? `val QWK ${fmt(bestRecord.valQwk)}` : `val AUROC ${fmt(bestRecord.valAuroc)}`})`);
+    return { runDir: dir, modelPath, history: progress.history, best: bestRecord, stoppedEarly: progress.stopped, finalState, sidecar };
+  } finally {
+    await p.session.release();
+  }
+}
+
+function fmt(x: number | undefined): string {
+  return x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(4);
+}
+
+async function exportPackage(cfg: TrainConfig, data: TrainData, p: Prepared, v: Validation, best: EpochRecord, epochsTrained: number, dir: string): Promise<ModelSidecar> {
+  const exported = exportInference(p.model.graph, p.session.state, {
+    input: p.model.input,
+    logits: p.model.logits,
+    features: p.model.features,
+    metadata: { 'dr-xai.model': cfg.model_name, 'dr-xai.task': cfg.task },
+  });
+  const hasBoth = v.labels.includes(0) && v.labels.includes(1);
+  const op = hasBoth ? chooseOperatingPoint(v.labels, v.scores, { targetSpecificity: cfg.fix_specificity, mode: 'constrained' }) : undefined;
+  const sidecar: ModelSidecar = {
+    format: MODEL_FORMAT,
+    name: cfg.model_name,
+    version: '1',
+    task: cfg.task,
+    numClasses: p.k,
+    input: p.input,
+    outputs: { logits: 'logits', features: 'features' },
+    preprocess: data.preprocess,
+    ...(op && Number.isFinite(op.threshold)
+      ? { operatingPoint: { threshold: op.threshold, targetSpecificity: op.targetSpecificity, mode: op.mode, chosenOn: `${data.name} validation split`, sensitivity: op.sensitivity, specificity: op.specificity } }
+      : {}),
+    metrics: {
+      bestEpoch: best.epoch,
+      valAuroc: v.auroc,
+      ...(v.qwk !== undefined ? { valQwk: v.qwk } : {}),
+      valLoss: v.loss,
+      epochsTrained: epochsTrained,
+    },
+    data: { name: data.name, nTrain: data.train.length, nVal: data.val.length },
+    createdAt: new Date().toISOString(),
+    notes: `trained by dr-xai train (${cfg.model_name}, ${cfg.img_size} px, ${cfg.pretrained ? `from ${path.basename(cfg.pretrained)}` : 'from scratch'}); run ${path.basename(dir)}`,
+  };
+  await saveModel(path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx')), exported.bytes, sidecar);
+  return sidecar;
+}

@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Rng, type RgbImage } from '../../src/core/index.ts';
+import type { Sample } from '../../src/data/index.ts';
+import { loadModel } from '../../src/models/index.ts';
+import { SimulatedCrash, loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData } from '../../src/train/index.ts';
+
+const SIZE = 32;
+
+/** A black square with a grey disc; referable images (grade 2) carry bright dots. */
+function toyImage(id: number, grade: number): RgbImage {
+  const rng = new Rng(1000 + id);
+  const data = new Uint8Array(SIZE * SIZE * 3);
+  const c = (SIZE - 1) / 2;
+  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) {
+    if ((x - c) ** 2 + (y - c) ** 2 > (SIZE / 2 - 1) ** 2) continue;
+    const v = 90 + rng.int(30);
+    data.set([v + 40, v, v - 40], (y * SIZE + x) * 3);
+  }
+  if (grade >= 2) for (let k = 0; k < 6; k++) {
+    const x = 8 + rng.int(16);
+    const y = 8 + rng.int(16);
+    data.set([255, 250, 120], (y * SIZE + x) * 3);
+    data.set([255, 250, 120], (y * SIZE + x + 1) * 3);
+  }
+  return { width: SIZE, height: SIZE, channels: 3, data };
+}
+
+function toyData(n: number, nVal: number): TrainData {
+  const samples: Sample[] = Array.from({ length: n + nVal }, (_, i) => ({ id: `img${i}`, path: `/toy/img${i}.png`, grade: i % 2 === 0 ? 0 : 2 }));
+  const byId = new Map(samples.map((s, i) => [s.id, toyImage(i, s.grade as number)]));
+  return { name: 'toy', train: samples.slice(0, n), val: samples.slice(n), load: async (s) => byId.get(s.id) as RgbImage, preprocess: { size: SIZE } };
+}
+
+async function tmpDir(): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'drxai-train-'));
+}
+
+function config(outDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
+  return resolveTrainConfig({ model_name: 'tiny_cnn', img_size: SIZE, batch_size: 8, micro_batch_size: 4, epochs: 3, lr: 3e-3, warmup_epochs: 0.5, checkpoint_every: 2, seed: 7, out_dir: outDir, run_name: 'toy', threads: 1, ...over }, {});
+}
+
+function assertSameState(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, v] of a) {
+    const w = b.get(name) as Float32Array;
+    assert.ok(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(w.buffer, w.byteOffset, w.byteLength)), `tensor ${name} differs`);
+  }
+}
+
+test('resume after a crash at any step ends with bit-identical weights, logs and model', async () => {
+  const data = toyData(32, 12);
+  const quiet = { quiet: true, noPlot: true, log: () => {} };
+  const ref = await train(config(await tmpDir()), data, quiet);
+  assert.equal(ref.history.length, 3);
+  // 4 optimizer steps per epoch; checkpoints every 2 steps and at epoch ends. Crash after step 3
+  // (between checkpoints, mid-epoch), then again 4 steps later (across an epoch boundary).
+  const dir = await tmpDir();
+  await assert.rejects(train(config(dir), data, { ...quiet, crashAfterSteps: 3 }), SimulatedCrash);
+  const ck = await loadCheckpoint(path.join(dir, 'toy', 'checkpoint.safetensors'));
+  assert.equal(ck.progress.globalStep, 2);
+  await assert.rejects(train(config(dir), data, { ...quiet, resume: true, crashAfterSteps: 4 }), SimulatedCrash);
+  const resumed = await train(config(dir), data, { ...quiet, resume: true });
+  assertSameState(ref.finalState, resumed.finalState);
+  assert.deepEqual(resumed.history.map((r) => [r.trainLoss, r.valLoss, r.valAuroc]), ref.history.map((r) => [r.trainLoss, r.valLoss, r.valAuroc]));
+  const csv = readFileSync(path.join(dir, 'toy', 'log.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 4); // header + 3 epochs, no line twice
+  assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'toy', 'config.json'), 'utf8')).seed, 7);
+  // The exported package loads and scores validation images as the trainer did.
+  const model = await loadModel(resumed.modelPath);
+  const pred = await model.predict(data.val.slice(0, 3).map((s, i) => toyImage(32 + i, s.grade as number)));
+  assert.equal(pred.probability.length, 3);
+  assert.ok(resumed.sidecar.operatingPoint === undefined || resumed.sidecar.operatingPoint.targetSpecificity === 0.95);
+  await model.release();
+});
+
+test('the toy task is learnt: validation AUROC well above chance', async () => {
+  const r = await train(config(await tmpDir(), { epochs: 4 }), toyData(48, 24), { quiet: true, noPlot: true, log: () => {} });
+  assert.ok(r.best.valAuroc > 0.9, `best val AUROC ${r.best.valAuroc}`);
+});
+
+test('an existing run is not overwritten without --resume; a changed config is refused on resume', async () => {
+  const dir = await tmpDir();
+  const data = toyData(16, 6);
+  const quiet = { quiet: true, noPlot: true, log: () => {} };
+  await train(config(dir, { epochs: 1 }), data, quiet);
+  await assert.rejects(train(config(dir, { epochs: 1 }), data, quiet), /a run already exists here; pass --resume/);
+  await assert.rejects(train(config(dir, { epochs: 1, lr: 1e-2 }), data, { ...quiet, resume: true }), /checkpoint was made with another configuration/);
+  assert.ok(existsSync(path.join(dir, 'toy', 'model.onnx')));
+});

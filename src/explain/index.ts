@@ -7,3 +7,20 @@ export { CamExplainer, type Attribution, type ExplainerOptions, type ForwardScor
 export { CAM_METHODS, parseMethod, type CamMethodName, type CamVariant } from './methods.ts';
 export { REFERABLE_TARGET, parseTarget, targetLabel, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
 export { resizeBilinear, normaliseMinMax } from './resample.ts';
+export { JET_RGB, heatToRgb, overlayHeat, drawContour, type OverlayOptions } from './overlay.ts';
+export { composeBoard, type BoardCell, type BoardOptions } from './board.ts';
+export {
+  LESION_KINDS,
+  DEFAULT_POINTING_TOLERANCE,
+  CENTRE_SIGMA,
+  anyLesion,
+  scoreHeatmap,
+  randomHeatmap,
+  centreGaussianHeatmap,
+  summariseScores,
+  type LesionKind,
+  type LesionPlanes,
+  type HeatScore,
+  type ScoreOptions,
+  type ScoreSummary,
+} from './score.ts';

@@ -24,3 +24,4 @@ export {
   type ScoreOptions,
   type ScoreSummary,
 } from './score.ts';
+export { faithfulnessCurves, areaUnderCurve, rankPixels, BLUR_SIGMA_FRACTION, type FaithfulnessCurves, type FaithfulnessOptions } from './faithfulness.ts';

@@ -75,7 +75,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
       gradable: false, reasons: [reason], quality: null, image,
       timings: { decodeMs: t1 - t0, preprocessMs: performance.now() - t1, inferMs: 0 },
     };
-    if (job.explain) Object.assign(result, { preprocessed: null, heatmap: null, steps: job.steps ? null : undefined });
+    if (job.explain) Object.assign(result, { preprocessed: null, heatmap: null, steps: null });
     return { ok: true, result };
   }
   const t2 = performance.now();
@@ -97,6 +97,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
     timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2 },
   };
   if (job.explain) {
+    result.steps = null;
     result.preprocessed = await pngDataUrl(pre.image);
     result.heatmap = await explainHeatmap(model, pre, prediction);
     result.timings.explainMs = performance.now() - t3;

@@ -49,6 +49,8 @@ export interface ServerOptions {
   webRoot?: string;
   /** Fastify/pino logger: false (default) or a level. Uploads are never logged. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | false;
+  /** Where log lines go (default stdout). */
+  logStream?: { write(line: string): void };
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -94,6 +96,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     logger: opts.logLevel
       ? {
           level: opts.logLevel,
+          ...(opts.logStream ? { stream: opts.logStream } : {}),
           // Request ids, methods, paths, sizes, status codes and timings only: never bodies,
           // query strings, file names, client addresses or headers (they can carry identifiers).
           serializers: {
@@ -120,6 +123,12 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   });
 
   // Any content type is taken as raw image bytes (sniffed below); multipart gets its own parser.
+  // A body sent with no Content-Type at all is raw bytes too.
+  app.addHook('onRequest', async (request) => {
+    if (!request.headers['content-type'] && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)) {
+      request.headers['content-type'] = 'application/octet-stream';
+    }
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   await app.register(fastifyMultipart, {

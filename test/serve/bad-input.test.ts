@@ -1,0 +1,119 @@
+/**
+ * A corpus of bad uploads, generated here (nothing big is committed), each answered with the
+ * right 4xx and a message naming the problem; the server stays healthy after all of them.
+ */
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import type { FastifyInstance } from 'fastify';
+import { ErrorResponse } from '../../src/serve/index.ts';
+import { multipart, phantomJpeg, phantomPng, testServer } from './helpers.ts';
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+/**
+ * A valid PNG of width x height, 1-bit palette (black/white), all zero: a few tens of kB on disk
+ * that a decoder to 8-bit RGB would turn into width*height*3 bytes (1.2 GB at 20000x20000).
+ */
+function bombPng(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 3; // palette
+  const row = 1 + Math.ceil(width / 8);
+  const raw = Buffer.alloc(row * height); // filter 0, all pixels index 0
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+/** A PNG whose header claims huge dimensions, with next to no pixel data behind it. */
+function hugeHeaderPng(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+describe('bad-input corpus', () => {
+  let app: FastifyInstance;
+  let good: Buffer;
+  before(async () => {
+    app = await testServer({ limits: { workers: 1, maxBodyBytes: 4 * 1024 * 1024 } });
+    good = await phantomPng(21, 256);
+  });
+  after(() => app.close());
+
+  async function post(payload: Buffer, asForm?: string) {
+    const form = asForm ? multipart(payload, asForm, 'image/png') : undefined;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/screen',
+      payload: form ? form.body : payload,
+      headers: { 'content-type': form ? form.contentType : 'image/png' },
+    });
+    return { status: res.statusCode, body: res.statusCode === 200 ? res.json() : ErrorResponse.parse(res.json()) };
+  }
+
+  const cases: Array<[string, () => Promise<Buffer>, number, RegExp, string?]> = [
+    ['zero bytes', async () => Buffer.alloc(0), 400, /empty upload/],
+    ['text file named .png', async () => Buffer.from('this is not an image\n'.repeat(20)), 415, /not a recognised image/, 'scan.png'],
+    ['HTML posing as an image', async () => Buffer.from('<html><script>alert(1)</script></html>'), 415, /not a recognised image/],
+    ['truncated JPEG', async () => (await phantomJpeg(4, 256)).subarray(0, 3000), 400, /corrupt|truncated/],
+    ['PNG with a corrupted body', async () => { const b = Buffer.from(good); b.fill(0x5a, 200, 400); return b; }, 400, /corrupt|truncated/],
+    ['PNG decompression bomb 20000x20000', async () => bombPng(20000, 20000), 413, /image too large: 20000x20000/],
+    ['header claiming 100000x100000', async () => hugeHeaderPng(100_000, 100_000), 413, /image too large/],
+    ['16-bit PNG', async () => sharp(good).toColourspace('rgb16').png().toBuffer(), 415, /bit depth/],
+    ['greyscale PNG', async () => sharp(good).toColourspace('b-w').png().toBuffer(), 415, /greyscale/],
+    ['PNG with transparency', async () => sharp(good).ensureAlpha(0.5).png().toBuffer(), 415, /transparent/],
+    ['body over the byte limit (raw)', async () => Buffer.concat([good, Buffer.alloc(5 * 1024 * 1024)]), 413, /larger than the limit/],
+    ['body over the byte limit (multipart)', async () => Buffer.concat([good, Buffer.alloc(5 * 1024 * 1024)]), 413, /larger than the limit/, 'big.png'],
+  ];
+
+  for (const [name, make, status, message, asForm] of cases) {
+    test(`${name} -> ${status}`, async () => {
+      const bytes = await make();
+      const res = await post(bytes, asForm);
+      assert.equal(res.status, status, JSON.stringify(res.body));
+      assert.match(res.body.message, message);
+    });
+  }
+
+  test('the bomb is small on disk and refused from its header', async () => {
+    const bomb = bombPng(20000, 20000);
+    assert.ok(bomb.length < 200_000, `${bomb.length} bytes`);
+    const t0 = performance.now();
+    assert.equal((await post(bomb)).status, 413);
+    assert.ok(performance.now() - t0 < 2000);
+  });
+
+  test('the server is still healthy and screens a good image after the corpus', async () => {
+    assert.equal((await app.inject('/healthz')).statusCode, 200);
+    const res = await post(good);
+    assert.equal(res.status, 200);
+    assert.equal(typeof res.body.probability, 'number');
+  });
+});

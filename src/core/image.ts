@@ -93,9 +93,9 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
 
 /** Encode an in-memory image as PNG bytes. */
 export async function encodePng(img: RgbImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
-    .png({ compressionLevel: 6 })
-    .toBuffer();
+  const pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  // sharp widens raw single-plane input to sRGB unless told otherwise; keep masks one-channel.
+  return (img.channels === 1 ? pipeline.toColourspace('b-w') : pipeline).png({ compressionLevel: 6 }).toBuffer();
 }
 
 /** Write an image as PNG, atomically. */

@@ -23,7 +23,7 @@ test('decodeImage round-trips a PNG and rejects bad input with a named file', as
   const plane = { width: 2, height: 2, channels: 1 as const, data: new Uint8Array([0, 255, 7, 0]) };
   const planePng = await encodePng(plane);
   assert.equal((await sharp(planePng).metadata()).channels, 1);
-  assert.deepEqual(new Uint8Array(await sharp(planePng).raw().toBuffer()), plane.data);
+  assert.deepEqual(new Uint8Array(await sharp(planePng).extractChannel(0).raw().toBuffer()), plane.data);
   await assert.rejects(decodeImage(new Uint8Array(0), 'empty.png'), /empty.png: empty file/);
   await assert.rejects(decodeImage(Buffer.from('hello, not an image'), 'a.png'), /a.png: not a recognised image/);
   const grey = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#000000" } }).toColourspace("b-w").png().toBuffer();

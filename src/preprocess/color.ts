@@ -1,0 +1,143 @@
+/**
+ * 8-bit sRGB <-> CIE L*a*b* with OpenCV's 8-bit conventions (cv2.COLOR_RGB2Lab / COLOR_Lab2RGB
+ * on uint8: L scaled to 0..255 as L*255/100, a and b offset by 128; D65 white; sRGB gamma),
+ * and the green-channel emphasis of step 4.
+ *
+ * Forward: OpenCV's fixed-point path (imgproc/color_lab.cpp RGB2Lab_b): gamma table scaled
+ * by 8, XYZ coefficients scaled by 2^12, cube-root table scaled by 2^15. Backward: the float
+ * formula of Lab2RGB_f with the inverse gamma through a fine table. Tests hold both to within
+ * one grey level of cv2 4.6 (its newer bit-exact tables differ from these in rare last bits).
+ */
+import type { RgbImage } from '../core/index.ts';
+import { roundHalfEven, saturateU8 } from './rounding.ts';
+
+// sRGB primaries to XYZ and the D65 white point, as OpenCV (sRGB2XYZ_D65, D65).
+const SRGB_TO_XYZ = [0.412453, 0.35758, 0.180423, 0.212671, 0.71516, 0.072169, 0.019334, 0.119193, 0.950227];
+const XYZ_TO_SRGB = [3.240479, -1.53715, -0.498535, -0.969256, 1.875991, 0.041556, 0.055648, -0.204043, 1.057311];
+const D65 = [0.950456, 1, 1.088754];
+
+/** sRGB transfer function (IEC 61966-2-1), gamma-encoded [0,1] -> linear [0,1]. */
+function srgbToLinear(x: number): number {
+  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+}
+function linearToSrgb(x: number): number {
+  return x <= 0.0031308 ? x * 12.92 : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
+}
+
+const LAB_SHIFT = 12;
+const GAMMA_SHIFT = 3;
+const LAB_SHIFT2 = LAB_SHIFT + GAMMA_SHIFT;
+const CBRT_TAB_SIZE = 256 * 3 / 2 * (1 << GAMMA_SHIFT);
+
+let forward: { gamma: Uint16Array; cbrt: Uint16Array; c: Int32Array } | null = null;
+function forwardTables() {
+  if (forward) return forward;
+  const gamma = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) gamma[i] = roundHalfEven(255 * (1 << GAMMA_SHIFT) * srgbToLinear(i / 255));
+  const cbrt = new Uint16Array(CBRT_TAB_SIZE);
+  for (let i = 0; i < CBRT_TAB_SIZE; i++) {
+    const x = i / (255 * (1 << GAMMA_SHIFT));
+    // CIE f(t): cube root above (6/29)^3, linear segment 7.787 t + 16/116 below.
+    cbrt[i] = roundHalfEven((1 << LAB_SHIFT2) * (x < 0.008856 ? x * 7.787 + 16 / 116 : Math.cbrt(x)));
+  }
+  const c = new Int32Array(9);
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) c[i * 3 + j] = roundHalfEven(((1 << LAB_SHIFT) * SRGB_TO_XYZ[i * 3 + j]) / D65[i]);
+  forward = { gamma, cbrt, c };
+  return forward;
+}
+
+/** RGB (3-channel, 8-bit) to OpenCV 8-bit Lab, interleaved L,a,b. */
+export function rgbToLab(img: RgbImage): RgbImage {
+  const { gamma, cbrt, c } = forwardTables();
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  const half = 1 << (LAB_SHIFT - 1);
+  const half2 = 1 << (LAB_SHIFT2 - 1);
+  const Lscale = Math.trunc((116 * 255 + 50) / 100);
+  const Lshift = -Math.trunc((16 * 255 * (1 << LAB_SHIFT2) + 50) / 100);
+  const ab0 = 128 * (1 << LAB_SHIFT2);
+  for (let i = 0; i < src.length; i += 3) {
+    const R = gamma[src[i]], G = gamma[src[i + 1]], B = gamma[src[i + 2]];
+    const fX = cbrt[(R * c[0] + G * c[1] + B * c[2] + half) >> LAB_SHIFT];
+    const fY = cbrt[(R * c[3] + G * c[4] + B * c[5] + half) >> LAB_SHIFT];
+    const fZ = cbrt[(R * c[6] + G * c[7] + B * c[8] + half) >> LAB_SHIFT];
+    const L = (Lscale * fY + Lshift + half2) >> LAB_SHIFT2;
+    const a = (500 * (fX - fY) + ab0 + half2) >> LAB_SHIFT2;
+    const b = (200 * (fY - fZ) + ab0 + half2) >> LAB_SHIFT2;
+    out[i] = L < 0 ? 0 : L > 255 ? 255 : L;
+    out[i + 1] = a < 0 ? 0 : a > 255 ? 255 : a;
+    out[i + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+  }
+  return { width: img.width, height: img.height, channels: 3, data: out };
+}
+
+const INV_GAMMA_TAB = 1 << 16;
+let inverse: { invGamma: Uint8Array; fy: Float64Array; y: Float64Array } | null = null;
+function inverseTables() {
+  if (inverse) return inverse;
+  // linear [0,1] -> 8-bit sRGB, sampled finely enough that rounding at the table is < 0.06 level.
+  const invGamma = new Uint8Array(INV_GAMMA_TAB + 1);
+  for (let i = 0; i <= INV_GAMMA_TAB; i++) invGamma[i] = saturateU8(255 * linearToSrgb(i / INV_GAMMA_TAB));
+  // per 8-bit L: f(Y) and Y (CIE inverse with OpenCV's thresholds)
+  const fy = new Float64Array(256);
+  const y = new Float64Array(256);
+  for (let l = 0; l < 256; l++) {
+    const li = (l * 100) / 255;
+    if (li <= 0.008856 * 903.3) {
+      y[l] = li / 903.3;
+      fy[l] = 7.787 * y[l] + 16 / 116;
+    } else {
+      fy[l] = (li + 16) / 116;
+      y[l] = fy[l] ** 3;
+    }
+  }
+  inverse = { invGamma, fy, y };
+  return inverse;
+}
+
+/** OpenCV 8-bit Lab (interleaved L,a,b) back to 8-bit RGB, out-of-gamut values clipped. */
+export function labToRgb(lab: RgbImage): RgbImage {
+  const { invGamma, fy: fyTab, y: yTab } = inverseTables();
+  const src = lab.data;
+  const out = new Uint8Array(src.length);
+  const fThresh = 7.787 * 0.008856 + 16 / 116;
+  const m = XYZ_TO_SRGB;
+  const c0 = m[0] * D65[0], c1 = m[1], c2 = m[2] * D65[2];
+  const c3 = m[3] * D65[0], c4 = m[4], c5 = m[5] * D65[2];
+  const c6 = m[6] * D65[0], c7 = m[7], c8 = m[8] * D65[2];
+  for (let i = 0; i < src.length; i += 3) {
+    const fy = fyTab[src[i]];
+    const Y = yTab[src[i]];
+    let fx = (src[i + 1] - 128) / 500 + fy;
+    let fz = fy - (src[i + 2] - 128) / 200;
+    fx = fx <= fThresh ? (fx - 16 / 116) / 7.787 : fx * fx * fx;
+    fz = fz <= fThresh ? (fz - 16 / 116) / 7.787 : fz * fz * fz;
+    let r = c0 * fx + c1 * Y + c2 * fz;
+    let g = c3 * fx + c4 * Y + c5 * fz;
+    let b = c6 * fx + c7 * Y + c8 * fz;
+    r = r <= 0 ? 0 : r >= 1 ? 1 : r;
+    g = g <= 0 ? 0 : g >= 1 ? 1 : g;
+    b = b <= 0 ? 0 : b >= 1 ? 1 : b;
+    out[i] = invGamma[(r * INV_GAMMA_TAB + 0.5) | 0];
+    out[i + 1] = invGamma[(g * INV_GAMMA_TAB + 0.5) | 0];
+    out[i + 2] = invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
+  }
+  return { width: lab.width, height: lab.height, channels: 3, data: out };
+}
+
+/**
+ * Step 4: green-channel emphasis, grey = 0.1 R + 0.8 G + 0.1 B copied to all three channels
+ * (green carries most of the vessel/lesion contrast in fundus photographs), computed exactly in
+ * integers as (R + 8G + B + 5) / 10, i.e. rounded half up.
+ */
+export function greenEmphasis(img: RgbImage): RgbImage {
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i += 3) {
+    const v = ((src[i] + 8 * src[i + 1] + src[i + 2] + 5) / 10) | 0;
+    out[i] = v;
+    out[i + 1] = v;
+    out[i + 2] = v;
+  }
+  return { width: img.width, height: img.height, channels: 3, data: out };
+}

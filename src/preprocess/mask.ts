@@ -1,0 +1,381 @@
+/**
+ * Retina mask (step 1 of the reference pipeline) and the OpenCV building blocks it is made of.
+ * Each function reproduces the OpenCV 4.6 operation named in its comment on 8-bit planes
+ * (row-major Uint8Array, width*height); test/preprocess checks them against cv2 outputs.
+ */
+import { DrXaiError, Rng, type RgbImage } from '../core/index.ts';
+import { roundHalfEven } from './rounding.ts';
+
+/** A circle in pixel coordinates (pixel centres at integer positions, as OpenCV). */
+export interface Circle {
+  cx: number;
+  cy: number;
+  r: number;
+}
+
+/** Axis-aligned box in pixels: columns x..x+width-1, rows y..y+height-1. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Median filter with a ksize x ksize square window and replicated borders:
+ * cv2.medianBlur(plane, ksize) (BORDER_REPLICATE, exact median of ksize^2 values).
+ * Huang's sliding-histogram algorithm (Huang, Yang & Tang 1979), O(ksize) per pixel.
+ */
+export function medianBlur(src: Uint8Array, width: number, height: number, ksize = 9): Uint8Array {
+  if (ksize % 2 !== 1 || ksize < 1) throw new RangeError('medianBlur: ksize must be odd');
+  const r = ksize >> 1;
+  const rank = (ksize * ksize) >> 1; // 0-based rank of the median
+  const out = new Uint8Array(width * height);
+  const hist = new Int32Array(256);
+  const colIdx = new Int32Array(width + 2 * r + 1);
+  for (let i = 0; i < colIdx.length; i++) colIdx[i] = Math.min(width - 1, Math.max(0, i - r - 1));
+  const rows = new Int32Array(ksize);
+  for (let y = 0; y < height; y++) {
+    for (let k = 0; k < ksize; k++) rows[k] = Math.min(height - 1, Math.max(0, y + k - r)) * width;
+    hist.fill(0);
+    for (let k = 0; k < ksize; k++) {
+      const base = rows[k];
+      for (let dx = -r; dx <= r; dx++) hist[src[base + Math.min(width - 1, Math.max(0, dx))]]++;
+    }
+    let med = 0;
+    let below = 0; // number of window values < med
+    while (below + hist[med] <= rank) below += hist[med++];
+    out[y * width] = med;
+    for (let x = 1; x < width; x++) {
+      // column leaving: x - r - 1, entering: x + r (both clamped); colIdx[i] = clamp(i - r - 1)
+      const xo = colIdx[x];
+      const xi = colIdx[x + 2 * r + 1];
+      for (let k = 0; k < ksize; k++) {
+        const base = rows[k];
+        const vo = src[base + xo];
+        hist[vo]--;
+        if (vo < med) below--;
+        const vi = src[base + xi];
+        hist[vi]++;
+        if (vi < med) below++;
+      }
+      if (below > rank) {
+        do below -= hist[--med];
+        while (below > rank);
+      } else {
+        while (below + hist[med] <= rank) below += hist[med++];
+      }
+      out[y * width + x] = med;
+    }
+  }
+  return out;
+}
+
+/**
+ * Otsu's threshold (Otsu 1979) exactly as cv2.threshold(..., THRESH_OTSU) computes it
+ * (imgproc/thresh.cpp getThreshVal_Otsu: double arithmetic, first maximum of the
+ * between-class variance, classes with probability < FLT_EPSILON skipped).
+ * Pixels with value > threshold are foreground.
+ */
+export function otsuThreshold(src: Uint8Array): number {
+  const hist = new Float64Array(256);
+  for (let i = 0; i < src.length; i++) hist[src[i]]++;
+  const FLT_EPSILON = 1.1920928955078125e-7;
+  const scale = 1 / src.length;
+  let mu = 0;
+  for (let i = 0; i < 256; i++) mu += i * hist[i];
+  mu *= scale;
+  let mu1 = 0;
+  let q1 = 0;
+  let maxSigma = 0;
+  let maxVal = 0;
+  for (let i = 0; i < 256; i++) {
+    const p = hist[i] * scale;
+    mu1 *= q1;
+    q1 += p;
+    const q2 = 1 - q1;
+    if (Math.min(q1, q2) < FLT_EPSILON || Math.max(q1, q2) > 1 - FLT_EPSILON) continue;
+    mu1 = (mu1 + i * p) / q1;
+    const mu2 = (mu - q1 * mu1) / q2;
+    const sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
+    if (sigma > maxSigma) {
+      maxSigma = sigma;
+      maxVal = i;
+    }
+  }
+  return maxVal;
+}
+
+/** Binary plane: 255 where src > threshold, else 0 (cv2.THRESH_BINARY). */
+export function thresholdBinary(src: Uint8Array, threshold: number): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i] > threshold ? 255 : 0;
+  return out;
+}
+
+/**
+ * Row half-widths of cv2.getStructuringElement(MORPH_ELLIPSE, (k, k)) (imgproc/morph.cpp:
+ * dx = saturate_cast<int>(c * sqrt((r^2 - dy^2) / r^2))), e.g. k = 9 -> [0,3,3,4,4,4,3,3,0].
+ */
+export function ellipseHalfWidths(k: number): number[] {
+  const r = k >> 1;
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const dy = i - r;
+    out.push(roundHalfEven(r * Math.sqrt((r * r - dy * dy) / (r * r))));
+  }
+  return out;
+}
+
+/**
+ * Binary erosion (non-zero = foreground) with a kernel given by per-row half-widths around a
+ * centred anchor; pixels outside the image are ignored, which is what OpenCV's default border
+ * value for morphology (morphologyDefaultBorderValue) amounts to. Each row is summarised by
+ * `reach` = how far a run of foreground extends to both sides (255 = to the border or beyond),
+ * so a kernel row of half-width hw fits iff reach > hw: O(kernel rows) per pixel.
+ */
+function erodeBinary(src: Uint8Array, width: number, height: number, halfWidths: number[], invert: boolean): Uint8Array {
+  const reach = new Uint8Array(width * height);
+  const fg = invert ? 0 : 1;
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let run = 255;
+    for (let x = 0; x < width; x++) {
+      run = (src[base + x] !== 0 ? 1 : 0) === fg ? (run < 255 ? run + 1 : 255) : 0;
+      reach[base + x] = run;
+    }
+    run = 255;
+    for (let x = width - 1; x >= 0; x--) {
+      run = (src[base + x] !== 0 ? 1 : 0) === fg ? (run < 255 ? run + 1 : 255) : 0;
+      if (run < reach[base + x]) reach[base + x] = run;
+    }
+  }
+  const r = halfWidths.length >> 1;
+  const on = invert ? 0 : 255;
+  const off = 255 - on;
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const k0 = Math.max(0, r - y);
+    const k1 = Math.min(halfWidths.length - 1, r + height - 1 - y);
+    for (let x = 0; x < width; x++) {
+      let fits = true;
+      for (let k = k0; k <= k1; k++) {
+        if (reach[(y + k - r) * width + x] <= halfWidths[k]) {
+          fits = false;
+          break;
+        }
+      }
+      out[y * width + x] = fits ? on : off;
+    }
+  }
+  return out;
+}
+
+/**
+ * Morphological opening (erode then dilate) of a binary plane (0 / non-zero -> 0 / 255) with a
+ * k x k elliptic kernel: cv2.morphologyEx(src, MORPH_OPEN, getStructuringElement(MORPH_ELLIPSE,
+ * (k, k))) on a 0/255 image. Elliptic rather than rectangular because the retina is round.
+ * Dilation is computed as the complement of the erosion of the complement.
+ */
+export function morphologyOpen(src: Uint8Array, width: number, height: number, k = 9): Uint8Array {
+  const hw = ellipseHalfWidths(k);
+  return erodeBinary(erodeBinary(src, width, height, hw, false), width, height, hw, true);
+}
+
+/**
+ * The largest 8-connected foreground (non-zero) component as a 0/255 plane, plus its area;
+ * ties go to the component met first in raster order (cv2.connectedComponentsWithStats labels
+ * in that order and the reference takes argmax). Area 0 when there is no foreground.
+ * Labels runs of pixels, not pixels (union-find over runs that touch 8-connectedly).
+ */
+export function largestConnectedComponent(src: Uint8Array, width: number, height: number): { mask: Uint8Array; area: number } {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const rows: number[] = [];
+  const parent: number[] = [];
+  const find = (a: number): number => {
+    while (parent[a] !== a) a = parent[a] = parent[parent[a]];
+    return a;
+  };
+  let prevFirst = 0;
+  let prevEnd = 0; // runs of the previous row: [prevFirst, prevEnd)
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    const rowFirst = starts.length;
+    let p = prevFirst;
+    for (let x = 0; x < width; ) {
+      if (src[base + x] === 0) {
+        x++;
+        continue;
+      }
+      const s = x;
+      while (x < width && src[base + x] !== 0) x++;
+      const e = x - 1;
+      const id = starts.length;
+      starts.push(s), ends.push(e), rows.push(y), parent.push(id);
+      // previous-row runs touching [s-1, e+1]
+      while (p < prevEnd && ends[p] < s - 1) p++;
+      for (let q = p; q < prevEnd && starts[q] <= e + 1; q++) {
+        const a = find(q);
+        const b = find(id);
+        if (a !== b) {
+          if (a < b) parent[b] = a;
+          else parent[a] = b;
+        }
+      }
+    }
+    prevFirst = rowFirst;
+    prevEnd = starts.length;
+  }
+  const area = new Map<number, number>();
+  for (let i = 0; i < starts.length; i++) {
+    const root = find(i);
+    area.set(root, (area.get(root) ?? 0) + ends[i] - starts[i] + 1);
+  }
+  let best = -1;
+  let bestArea = 0;
+  for (const [root, a] of area) if (a > bestArea || (a === bestArea && root < best)) (best = root), (bestArea = a);
+  const mask = new Uint8Array(width * height);
+  for (let i = 0; i < starts.length; i++) if (find(i) === best) mask.fill(255, rows[i] * width + starts[i], rows[i] * width + ends[i] + 1);
+  return { mask, area: bestArea };
+}
+
+/**
+ * Smallest circle containing all non-zero pixels (their centres), as cv2.minEnclosingCircle
+ * on cv2.findNonZero(plane). Only each row's leftmost and rightmost pixel can lie on the convex
+ * hull, so those are the candidates; Welzl's incremental algorithm (Welzl 1991) in a seeded
+ * random order gives expected linear time. The result is rounded to float32 as OpenCV returns
+ * it. Null when the plane is empty.
+ */
+export function minEnclosingCircle(src: Uint8Array, width: number, height: number): Circle | null {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let first = -1;
+    let last = -1;
+    for (let x = 0; x < width; x++) {
+      if (src[base + x] !== 0) {
+        if (first < 0) first = x;
+        last = x;
+      }
+    }
+    if (first < 0) continue;
+    xs.push(first);
+    ys.push(y);
+    if (last !== first) {
+      xs.push(last);
+      ys.push(y);
+    }
+  }
+  if (xs.length === 0) return null;
+  const order = new Rng(0x5eed).shuffle(xs.map((_, i) => i));
+  const px = order.map((i) => xs[i]);
+  const py = order.map((i) => ys[i]);
+  const n = px.length;
+  let cx = px[0];
+  let cy = py[0];
+  let r2 = 0;
+  const inside = (i: number) => (px[i] - cx) ** 2 + (py[i] - cy) ** 2 <= r2 * (1 + 1e-12) + 1e-9;
+  for (let i = 1; i < n; i++) {
+    if (inside(i)) continue;
+    cx = px[i];
+    cy = py[i];
+    r2 = 0;
+    for (let j = 0; j < i; j++) {
+      if (inside(j)) continue;
+      cx = (px[i] + px[j]) / 2;
+      cy = (py[i] + py[j]) / 2;
+      r2 = (px[i] - cx) ** 2 + (py[i] - cy) ** 2;
+      for (let k = 0; k < j; k++) {
+        if (inside(k)) continue;
+        // circumcircle of i, j, k
+        const ax = px[i], ay = py[i], bx = px[j], by = py[j], qx = px[k], qy = py[k];
+        const d = 2 * (ax * (by - qy) + bx * (qy - ay) + qx * (ay - by));
+        if (d === 0) continue; // collinear: the diameter circle of the farthest pair already holds k
+        const a2 = ax * ax + ay * ay, b2 = bx * bx + by * by, c2 = qx * qx + qy * qy;
+        cx = (a2 * (by - qy) + b2 * (qy - ay) + c2 * (ay - by)) / d;
+        cy = (a2 * (qx - bx) + b2 * (ax - qx) + c2 * (bx - ax)) / d;
+        r2 = (ax - cx) ** 2 + (ay - cy) ** 2;
+      }
+    }
+  }
+  return { cx: Math.fround(cx), cy: Math.fround(cy), r: Math.fround(Math.sqrt(r2)) };
+}
+
+/** Bounding box of the non-zero pixels (cv2.boundingRect on a plane); null when empty. */
+export function boundingBox(src: Uint8Array, width: number, height: number): Box | null {
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    for (let x = 0; x < width; x++) {
+      if (src[base + x] !== 0) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/** Fraction of the minimum enclosing circle's radius kept (drops the ragged rim of the field). */
+export const CIRCLE_SHRINK = 0.98;
+export const MEDIAN_KSIZE = 9;
+export const OPEN_KSIZE = 9;
+
+export interface RetinaMask {
+  /** 0/255 plane, width*height of the input. */
+  mask: Uint8Array;
+  /** Minimum enclosing circle of the largest component (radius before the 0.98 shrink). */
+  circle: Circle;
+  otsu: number;
+  /** Number of mask pixels. */
+  area: number;
+  /** Intermediate planes, for the tests and the web page. */
+  steps?: { median: Uint8Array; binary: Uint8Array; opened: Uint8Array; lcc: Uint8Array };
+}
+
+/**
+ * Step 1: green channel -> median 9 -> Otsu -> 9x9 elliptic opening -> largest 8-connected
+ * component -> intersection with its minimum enclosing circle shrunk to 0.98 r.
+ * Throws DrXaiError('no retina found') when nothing is left (e.g. an all-black frame);
+ * `source` names the file in that message.
+ */
+export function retinaMask(img: RgbImage, opts: { keepSteps?: boolean; source?: string } = {}): RetinaMask {
+  const { width, height } = img;
+  const green = channel(img, 1);
+  const median = medianBlur(green, width, height, MEDIAN_KSIZE);
+  const otsu = otsuThreshold(median);
+  const binary = thresholdBinary(median, otsu);
+  const opened = morphologyOpen(binary, width, height, OPEN_KSIZE);
+  const { mask: lcc, area: lccArea } = largestConnectedComponent(opened, width, height);
+  const circle = lccArea > 0 ? minEnclosingCircle(lcc, width, height) : null;
+  if (!circle) throw new DrXaiError('no retina found (the frame is blank or has no bright field of view)', { file: opts.source });
+  const mask = new Uint8Array(width * height);
+  const rr = CIRCLE_SHRINK * circle.r;
+  const rr2 = rr * rr;
+  let area = 0;
+  for (let y = 0; y < height; y++) {
+    const dy2 = (y - circle.cy) * (y - circle.cy);
+    const base = y * width;
+    for (let x = 0; x < width; x++) {
+      if (lcc[base + x] !== 0 && (x - circle.cx) * (x - circle.cx) + dy2 <= rr2) {
+        mask[base + x] = 255;
+        area++;
+      }
+    }
+  }
+  if (area === 0) throw new DrXaiError('no retina found (the field of view is too small)', { file: opts.source });
+  return { mask, circle, otsu, area, steps: opts.keepSteps ? { median, binary, opened, lcc } : undefined };
+}
+
+/** One channel of an interleaved image as its own plane. */
+export function channel(img: RgbImage, c: number): Uint8Array {
+  const n = img.width * img.height;
+  const out = new Uint8Array(n);
+  const ch = img.channels;
+  for (let i = 0, j = c; i < n; i++, j += ch) out[i] = img.data[j];
+  return out;
+}

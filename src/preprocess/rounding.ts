@@ -1,0 +1,16 @@
+/**
+ * OpenCV's float -> integer conversions, in one place. cvRound and saturate_cast<uchar>(float)
+ * round half to even (the FPU's default mode, via lrint), which Math.round (half up) does not.
+ */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+/** saturate_cast<uchar>(v) for a float v: round half to even, clamp to 0..255. */
+export function saturateU8(v: number): number {
+  if (!(v > 0)) return 0;
+  if (v >= 255) return 255;
+  return roundHalfEven(v);
+}

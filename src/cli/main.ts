@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../core/index.ts';
 import { DISCLAIMER } from './disclaimer.ts';
 import { register as registerSplit } from './commands/split.ts';
+import { register as registerCam } from './commands/cam.ts';
+import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerServe } from './commands/serve.ts';
 
@@ -23,6 +25,8 @@ program
 // Each subcommand module exports a register function; add one import and one array entry.
 const commands: Array<(p: Command) => void> = [
   registerSplit,
+  registerCam,
+  registerCamScore,
   registerPhantom,
   registerServe,
 ];

@@ -11,6 +11,8 @@ import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerServe } from './commands/serve.ts';
+import { register as registerTrain } from './commands/train.ts';
+import { register as registerEvaluate } from './commands/evaluate.ts';
 
 const program = new Command();
 program
@@ -29,6 +31,8 @@ const commands: Array<(p: Command) => void> = [
   registerCamScore,
   registerPhantom,
   registerServe,
+  registerTrain,
+  registerEvaluate,
 ];
 for (const register of commands) register(program);
 

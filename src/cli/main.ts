@@ -12,6 +12,7 @@ import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerTrain } from './commands/train.ts';
+import { register as registerEvaluate } from './commands/evaluate.ts';
 
 const program = new Command();
 program
@@ -31,6 +32,7 @@ const commands: Array<(p: Command) => void> = [
   registerPhantom,
   registerServe,
   registerTrain,
+  registerEvaluate,
 ];
 for (const register of commands) register(program);
 

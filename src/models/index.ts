@@ -41,3 +41,4 @@ export {
   type WeightNaming,
 } from './weights.ts';
 export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
+export { scoreImages, type ImageToScore, type ScoredImage, type ScoreFailure, type ScoreOptions } from './score.ts';

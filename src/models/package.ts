@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
+import { resolveConfig, type PreprocessConfig } from '../preprocess/index.ts';
 
 export const MODEL_FORMAT = 'dr-xai-model/1';
 
@@ -180,6 +181,11 @@ export class FundusModel {
       throw new DrXaiError(`the sidecar names input '${info.input.name}' but the graph has ${session.inputNames.join(', ')}`, { file: onnxPath });
     }
     return new FundusModel(onnxPath, info, session);
+  }
+
+  /** The preprocessing this model was trained with, at the model's input size. */
+  get preprocessConfig(): PreprocessConfig {
+    return resolveConfig({ ...(this.info.preprocess as Partial<PreprocessConfig>), size: this.info.input.size });
   }
 
   /** Display name: file stem plus architecture. */

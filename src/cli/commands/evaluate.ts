@@ -1,0 +1,134 @@
+/**
+ * `dr-xai evaluate`: score validation and test (or any data set, for external validation) with a
+ * model package, choose or reuse the operating point, and write plots, tables and a report.
+ * A thin shell: scoring is src/models' scoreImages, every metric is src/evaluate's.
+ */
+import type { Command } from 'commander';
+import { DrXaiError, progressBar } from '../../core/index.ts';
+import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
+import { evaluatePredictions, formatMetricsTable, type SplitPredictions } from '../../evaluate/index.ts';
+import { loadModel, scoreImages, type FundusModel } from '../../models/index.ts';
+import { DISCLAIMER } from '../disclaimer.ts';
+
+interface EvaluateCliOptions {
+  model: string;
+  data: string;
+  format: string;
+  split?: string;
+  subsets: string;
+  fixSpec: string;
+  mode: string;
+  thresholdFrom: string;
+  bootstrap: string;
+  seed: string;
+  outDir: string;
+  batchSize: string;
+  quiet?: boolean;
+}
+
+function numberOption(value: string, name: string, lo: number, hi: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < lo || n > hi) {
+    throw new DrXaiError(`${name} must be a number in [${lo}, ${hi}], got '${value}'`);
+  }
+  return n;
+}
+
+async function scoreSplit(model: FundusModel, name: string, samples: Sample[], opts: EvaluateCliOptions, failed: string[]): Promise<SplitPredictions> {
+  const bar = progressBar(`scoring ${name}`.padEnd(14), samples.length, { quiet: opts.quiet });
+  const { scored, failures } = await scoreImages(model, samples, {
+    batchSize: numberOption(opts.batchSize, '--batch-size', 1, 512),
+    onProgress: () => bar.tick(),
+  });
+  bar.stop();
+  for (const f of failures) failed.push(f.reason);
+  if (scored.length === 0 && samples.length > 0) {
+    throw new DrXaiError(`no image of the ${name} split could be scored; first failure: ${failures[0].reason}`);
+  }
+  const gradeOf = new Map(samples.map((s) => [s.id, s.grade]));
+  const task = model.info.task;
+  const labels = scored.map((s) => {
+    const grade = gradeOf.get(s.id);
+    if (grade === null || grade === undefined) throw new DrXaiError(`image '${s.id}' has no grade; evaluation needs labelled data`);
+    return labelFor(grade, task);
+  });
+  return task === 'grade'
+    ? { ids: scored.map((s) => s.id), labels, gradeProbs: scored.map((s) => s.classProbabilities as number[]) }
+    : { ids: scored.map((s) => s.id), labels, scores: scored.map((s) => s.probability) };
+}
+
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .description('score a data set with a model: AUROC, AUPRC, operating point with 95% CIs, calibration, plots and report.md')
+    .requiredOption('--model <model.onnx>', 'model package (the .onnx; its .json sidecar sits next to it)')
+    .requiredOption('--data <root>', 'data set folder (any layout `dr-xai split` reads)')
+    .option('--format <format>', 'auto, aptos, aptos224, eyepacs, messidor2, idrid, generic', 'auto')
+    .option('--split <split.csv>', 'split file from `dr-xai split`; without it the whole data set is one external split')
+    .option('--subsets <names>', 'which splits of --split to score', 'val,test')
+    .option('--fix-spec <target>', 'target specificity of the operating point', '0.95')
+    .option('--mode <mode>', "'constrained' (max sensitivity with spec >= target) or 'closest' (the reference study's rule)", 'constrained')
+    .option('--threshold-from <source>', "'val' tunes the threshold on the val split; 'model' applies the one stored with the model (external validation)", 'val')
+    .option('--bootstrap <n>', 'bootstrap resamples for the 95% CIs', '2000')
+    .option('--seed <n>', 'bootstrap seed', '42')
+    .option('--out-dir <dir>', 'where plots, CSVs and report.md go', 'artifacts/figs')
+    .option('--batch-size <n>', 'images per inference batch', '8')
+    .option('--quiet', 'no progress bars')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dr-xai evaluate --model models/efficientnet_b0-aptos224.onnx --data ../shared/data/aptos2019-224 \\
+      --split split.csv --fix-spec 0.95 --out-dir artifacts/figs
+  dr-xai evaluate --model m.onnx --data /data/messidor2 --threshold-from model   # external validation
+
+Writes <out-dir>/{val,test}_roc.png, *_pr.png, calibration.png, metrics_summary.csv,
+predictions.csv and report.md. ${DISCLAIMER}`,
+    )
+    .action(async (opts: EvaluateCliOptions) => {
+      const fixSpec = numberOption(opts.fixSpec, '--fix-spec', 0, 1);
+      if (opts.mode !== 'constrained' && opts.mode !== 'closest') throw new DrXaiError(`--mode must be constrained or closest, got '${opts.mode}'`);
+      if (opts.thresholdFrom !== 'val' && opts.thresholdFrom !== 'model') throw new DrXaiError(`--threshold-from must be val or model, got '${opts.thresholdFrom}'`);
+      const model = await loadModel(opts.model);
+      let storedThreshold: number | undefined;
+      if (opts.thresholdFrom === 'model') {
+        if (!model.info.operatingPoint) throw new DrXaiError('--threshold-from model: the model has no stored operating point', { file: opts.model });
+        storedThreshold = model.info.operatingPoint.threshold;
+      }
+      const dataset = await loadDataset(opts.data, parseFormat(opts.format));
+      const subsets: Record<string, Sample[]> = {};
+      if (opts.split) {
+        const assignment = await readSplitCsv(opts.split, dataset);
+        for (const name of opts.subsets.split(',').map((s) => s.trim())) {
+          if (name !== 'train' && name !== 'val' && name !== 'test') throw new DrXaiError(`--subsets: unknown split '${name}' (train, val, test)`);
+          if (assignment[name].length > 0) subsets[name] = assignment[name];
+        }
+      } else {
+        if (storedThreshold === undefined) throw new DrXaiError('without --split there is no validation split to tune on: add --threshold-from model');
+        subsets.external = dataset.samples;
+      }
+      if (storedThreshold === undefined && !subsets.val) throw new DrXaiError('the threshold is tuned on the val split, which is empty or not selected (or use --threshold-from model)');
+      const failed: string[] = [];
+      const splits: Record<string, SplitPredictions> = {};
+      for (const [name, samples] of Object.entries(subsets)) splits[name] = await scoreSplit(model, name, samples, opts, failed);
+      const result = await evaluatePredictions({
+        splits,
+        task: model.info.task === 'grade' ? 'grade' : 'referable',
+        fixSpecificity: fixSpec,
+        mode: opts.mode,
+        thresholdFrom: storedThreshold,
+        bootstrap: numberOption(opts.bootstrap, '--bootstrap', 0, 1e6),
+        seed: numberOption(opts.seed, '--seed', 0, 2 ** 32 - 1),
+        outDir: opts.outDir,
+        modelInfo: { model: model.displayName, task: model.info.task, inputSize: model.info.input.size, data: dataset.root },
+      });
+      await model.release();
+      process.stdout.write(`${formatMetricsTable(result.rows)}\n`);
+      process.stdout.write(`threshold ${result.threshold.toFixed(4)} (${result.thresholdSource.kind === 'given' ? 'stored with the model' : `tuned on ${result.thresholdSource.split}, ${result.thresholdSource.mode}, target specificity ${fixSpec}`})\n`);
+      process.stdout.write(`report: ${result.files.find((f) => f.endsWith('report.md'))}\n${DISCLAIMER}\n`);
+      if (failed.length > 0) {
+        process.stderr.write(`${failed.length} image(s) could not be scored and were left out:\n${failed.map((f) => `  ${f}`).join('\n')}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

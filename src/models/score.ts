@@ -1,0 +1,100 @@
+/**
+ * Score image files with a model package: read, decode (JPEG shrink-on-load), preprocess with
+ * the model's own pipeline, predict in batches. One image that cannot be read or has no retina
+ * becomes a per-file failure with its reason; the rest of the batch goes on.
+ */
+import { isUserError, readFileOrFail, type RgbImage } from '../core/index.ts';
+import { decodeFundus, preprocessFundus, type QualityReport } from '../preprocess/index.ts';
+import type { FundusModel } from './package.ts';
+
+export interface ImageToScore {
+  id: string;
+  path: string;
+}
+
+export interface ScoredImage {
+  id: string;
+  /** Probability of referable DR (or of the task's positive class). */
+  probability: number;
+  /** Per-class probabilities for multi-class models (softmax), else undefined. */
+  classProbabilities?: number[];
+  quality: QualityReport;
+}
+
+export interface ScoreFailure {
+  id: string;
+  path: string;
+  reason: string;
+}
+
+export interface ScoreOptions {
+  batchSize?: number;
+  onProgress?: (done: number) => void;
+}
+
+async function prepare(model: FundusModel, item: ImageToScore): Promise<{ image: RgbImage; quality: QualityReport }> {
+  const bytes = await readFileOrFail(item.path, 'image');
+  const size = model.info.input.size;
+  const decoded = await decodeFundus(bytes, item.path, size);
+  const pre = preprocessFundus(decoded.image, model.preprocessConfig, {
+    source: item.path,
+    decodeFactor: decoded.decodeFactor,
+    sourceWidth: decoded.sourceWidth,
+    sourceHeight: decoded.sourceHeight,
+  });
+  return { image: pre.image, quality: pre.quality };
+}
+
+function softmaxRows(logits: Float32Array, k: number, row: number): number[] {
+  const xs = Array.from(logits.subarray(row * k, (row + 1) * k));
+  const max = Math.max(...xs);
+  const e = xs.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** Score every image; returns the scores in input order and the failures by file. */
+export async function scoreImages(
+  model: FundusModel,
+  items: ImageToScore[],
+  opts: ScoreOptions = {},
+): Promise<{ scored: ScoredImage[]; failures: ScoreFailure[] }> {
+  const batchSize = opts.batchSize ?? 8;
+  const scored: ScoredImage[] = [];
+  const failures: ScoreFailure[] = [];
+  let done = 0;
+  // Decoding the next batch overlaps with inference on the current one.
+  const load = (from: number) =>
+    Promise.all(
+      items.slice(from, from + batchSize).map(async (item) => {
+        try {
+          return { item, ...(await prepare(model, item)) };
+        } catch (e) {
+          if (!isUserError(e)) throw e;
+          return { item, error: e.message };
+        }
+      }),
+    );
+  let next = items.length > 0 ? load(0) : null;
+  for (let from = 0; next; from += batchSize) {
+    const batch = await next;
+    next = from + batchSize < items.length ? load(from + batchSize) : null;
+    const ok = batch.filter((b): b is { item: ImageToScore; image: RgbImage; quality: QualityReport } => 'image' in b);
+    for (const b of batch) if ('error' in b && b.error !== undefined) failures.push({ id: b.item.id, path: b.item.path, reason: b.error });
+    if (ok.length > 0) {
+      const pred = await model.predict(ok.map((b) => b.image));
+      ok.forEach((b, i) => {
+        const k = model.info.numClasses;
+        scored.push({
+          id: b.item.id,
+          probability: pred.probability[i],
+          classProbabilities: k > 1 ? softmaxRows(pred.logits, k, i) : undefined,
+          quality: b.quality,
+        });
+      });
+    }
+    done += batch.length;
+    opts.onProgress?.(done);
+  }
+  return { scored, failures };
+}

@@ -14,6 +14,15 @@ export {
 export { type PreprocessGeometry, applyGeometry } from './geometry.ts';
 export { type QualityReport, QUALITY_THRESHOLDS, qualityScore } from './quality.ts';
 export { type DecodedFundus, decodeFundus, shrinkFactor } from './decode.ts';
+export {
+  type BatchItem,
+  type BatchOptions,
+  type BatchRecord,
+  type BatchSummary,
+  PREPROCESS_CODE_VERSION,
+  runPreprocess,
+} from './batch.ts';
+export { writeBoard } from './board.ts';
 // Building blocks (OpenCV-equivalent, tested against cv2), for tests and reuse.
 export {
   type Circle,

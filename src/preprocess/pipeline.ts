@@ -16,7 +16,7 @@ import { clahe } from './clahe.ts';
 import { greenEmphasis, labToRgb, rgbToLab } from './color.ts';
 import { cropAndPad, fitSquare, padToSquare, resizeAndPad, type PreprocessGeometry } from './geometry.ts';
 import { boundingBox, CIRCLE_SHRINK, retinaMask, type Box, type Circle } from './mask.ts';
-import { qualityScore, type QualityReport } from './quality.ts';
+import { fieldCoverage, qualityScore, type QualityReport } from './quality.ts';
 
 export const PreprocessConfigSchema = z
   .object({
@@ -107,11 +107,13 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   // 1. retina mask
   let mask: Uint8Array;
   let circle: Circle | null = null;
+  let coverage = 1;
   let work: RgbImage = { ...img, data: img.data.slice() };
   if (config.mask) {
     const rm = retinaMask(img, { source: opts.source });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
+    coverage = fieldCoverage(rm.area, width, height, circle.cx, circle.cy, circle.r);
     zeroOutside(work, mask);
   } else {
     mask = new Uint8Array(width * height).fill(255);
@@ -126,7 +128,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     mask = cropAndPad({ width, height, channels: 1, data: mask }, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop).data;
   }
   const cropped = work;
-  const quality = qualityScore(cropped, mask, width * height);
+  const quality = qualityScore(cropped, mask, width * height, coverage);
   const steps: PreprocessSteps | undefined = opts.keepSteps
     ? { mask: { width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, cropped: { ...cropped, data: cropped.data.slice() } }
     : undefined;

@@ -1,0 +1,269 @@
+/**
+ * Batch preprocessing behind `dr-xai preprocess`: every image through decodeFundus +
+ * preprocessFundus on all cores (worker_threads), `<out>/<id>.png`, `<out>/manifest.csv`,
+ * `<out>/preprocess.json`, all written atomically, and a content-addressed cache so that a
+ * second run over the same files and settings does no image work.
+ *
+ * Cache key = sha256(source bytes, pipeline config, shrinkOnLoad, PREPROCESS_CODE_VERSION);
+ * an entry is `<cache>/<key>.png` + `<key>.json` (quality, geometry). Bump
+ * PREPROCESS_CODE_VERSION whenever a change alters output pixels.
+ *
+ * Per-file failures (unreadable, corrupt, not an image, too large, 16-bit, grey, transparent,
+ * no retina found) are recorded with their one-line reason; the rest of the batch completes.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import sharp from 'sharp';
+import { DrXaiError, encodePng, isUserError, progressBar, readFileOrFail, writeFileAtomic } from '../core/index.ts';
+import { decodeFundus } from './decode.ts';
+import type { PreprocessGeometry } from './geometry.ts';
+import { preprocessFundus, resolveConfig, type PreprocessConfig } from './pipeline.ts';
+import { ungradableNoRetina, type QualityReport } from './quality.ts';
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Bump when a code change alters any output pixel or report field (invalidates caches). */
+export const PREPROCESS_CODE_VERSION = 'preprocess/2';
+
+export interface BatchItem {
+  id: string;
+  /** Absolute image path. */
+  path: string;
+}
+
+export interface BatchOptions {
+  out: string;
+  config?: Partial<PreprocessConfig>;
+  /** Worker threads; 1 runs in this thread. Default: available CPU cores. */
+  jobs?: number;
+  /** Cache folder; default `<out>/.cache`. */
+  cacheDir?: string;
+  /** JPEG DCT-domain downscaled decoding (see decode.ts); default true. */
+  shrinkOnLoad?: boolean;
+  quiet?: boolean;
+  /** Extra fields for preprocess.json (e.g. the data set it came from). */
+  provenance?: Record<string, unknown>;
+}
+
+export interface BatchRecord {
+  id: string;
+  source: string;
+  /** Output PNG path, null when the image failed. */
+  output: string | null;
+  status: 'ok' | 'cached' | 'failed';
+  error?: string;
+  quality?: QualityReport;
+  geometry?: PreprocessGeometry;
+}
+
+export interface BatchSummary {
+  records: BatchRecord[];
+  processed: number;
+  cached: number;
+  failed: number;
+  seconds: number;
+  manifest: string;
+}
+
+/** What one worker task needs (plain data: it crosses the thread boundary). */
+export interface TaskInput {
+  item: BatchItem;
+  output: string;
+  cacheDir: string;
+  config: PreprocessConfig;
+  shrinkOnLoad: boolean;
+}
+
+interface CacheEntry {
+  quality: QualityReport;
+  geometry: PreprocessGeometry;
+}
+
+function cacheKey(bytes: Uint8Array, config: PreprocessConfig, shrinkOnLoad: boolean): string {
+  return createHash('sha256')
+    .update(bytes)
+    .update(JSON.stringify({ config, shrinkOnLoad, code: PREPROCESS_CODE_VERSION }))
+    .digest('hex');
+}
+
+async function readCache(cacheDir: string, key: string): Promise<{ png: Buffer; entry: CacheEntry } | null> {
+  try {
+    const [png, json] = await Promise.all([fsp.readFile(path.join(cacheDir, `${key}.png`)), fsp.readFile(path.join(cacheDir, `${key}.json`), 'utf8')]);
+    return { png, entry: JSON.parse(json) as CacheEntry };
+  } catch {
+    return null;
+  }
+}
+
+/** One image, start to finish. Never throws for a user-caused problem: it returns a failed record. */
+export async function processOne(task: TaskInput): Promise<BatchRecord> {
+  const { item, output, cacheDir, config, shrinkOnLoad } = task;
+  const base = { id: item.id, source: item.path };
+  try {
+    const bytes = await readFileOrFail(item.path, 'image');
+    const key = cacheKey(bytes, config, shrinkOnLoad);
+    const hit = await readCache(cacheDir, key);
+    if (hit) {
+      await writeFileAtomic(output, hit.png);
+      return { ...base, output, status: 'cached', ...hit.entry };
+    }
+    const decoded = await decodeFundus(bytes, item.path, config.size, { shrinkOnLoad });
+    const result = preprocessFundus(decoded.image, config, {
+      source: item.path,
+      decodeFactor: decoded.decodeFactor,
+      sourceWidth: decoded.sourceWidth,
+      sourceHeight: decoded.sourceHeight,
+    });
+    const png = await encodePng(result.image);
+    const entry: CacheEntry = { quality: result.quality, geometry: result.geometry };
+    // cache first (json last: an entry is complete once its json exists), then the output
+    await writeFileAtomic(path.join(cacheDir, `${key}.png`), png);
+    await writeFileAtomic(path.join(cacheDir, `${key}.json`), JSON.stringify(entry));
+    await writeFileAtomic(output, png);
+    return { ...base, output, status: 'ok', ...entry };
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    const noRetina = /no retina found/.test(e.message);
+    return { ...base, output: null, status: 'failed', error: e.message, quality: noRetina ? ungradableNoRetina() : undefined };
+  }
+}
+
+/** File-system-safe output name for an id (ids may hold '/', spaces, ...). */
+export function outputName(id: string): string {
+  const safe = id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_');
+  return safe.length ? safe : '_';
+}
+
+/**
+ * The worker's entry. Running from TypeScript sources (tsx), a worker thread does not inherit
+ * the tsx loader, so it starts from a tiny ES-module bootstrap that registers tsx's hooks and
+ * then imports worker.ts; from compiled JavaScript it would load worker.js directly.
+ */
+function newWorker(): Worker {
+  const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
+}
+
+/** Run `tasks` on `jobs` worker threads (in this thread when jobs is 1). */
+async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecord) => void): Promise<BatchRecord[]> {
+  const results: BatchRecord[] = new Array(tasks.length);
+  if (jobs <= 1 || tasks.length <= 1) {
+    for (let i = 0; i < tasks.length; i++) onDone((results[i] = await processOne(tasks[i])));
+    return results;
+  }
+  let next = 0;
+  const workers = Array.from({ length: Math.min(jobs, tasks.length) }, () => newWorker());
+  try {
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            let current = -1;
+            const feed = () => {
+              if (next >= tasks.length) return resolve();
+              current = next++;
+              w.postMessage(tasks[current]);
+            };
+            w.on('message', (msg: { record?: BatchRecord; error?: string }) => {
+              if (msg.error !== undefined) return reject(new Error(`preprocess worker failed on ${tasks[current].item.path}: ${msg.error}`));
+              onDone((results[current] = msg.record!));
+              feed();
+            });
+            w.on('error', reject);
+            w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`preprocess worker exited with code ${code}`))));
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return results;
+}
+
+const MANIFEST_COLUMNS = [
+  'id', 'source', 'output', 'status', 'error', 'decode_factor', 'source_width', 'source_height',
+  'crop_x', 'crop_y', 'crop_width', 'crop_height', 'scale',
+  'retina_found', 'retina_fraction', 'field_coverage', 'exposure_mean', 'dark_fraction', 'saturated_fraction',
+  'laplacian_std', 'sharpness', 'gradable', 'reasons',
+] as const;
+
+function csvField(v: unknown): string {
+  const s = v === undefined || v === null ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(6)) : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function manifestCsv(records: BatchRecord[]): string {
+  const lines = [MANIFEST_COLUMNS.join(',')];
+  for (const r of records) {
+    const q = r.quality;
+    const g = r.geometry;
+    const row = [
+      r.id, r.source, r.output ?? '', r.status, r.error ?? '', g?.decodeFactor, g?.sourceWidth, g?.sourceHeight,
+      g?.crop.x, g?.crop.y, g?.crop.width, g?.crop.height, g?.scale,
+      q ? (q.retinaFound ? 1 : 0) : '', q?.retinaFraction, q?.fieldCoverage, q?.exposure.mean, q?.exposure.darkFraction, q?.exposure.saturatedFraction,
+      q?.blur.laplacianStd, q?.blur.sharpness, q ? (q.gradable ? 1 : 0) : r.status === 'failed' ? 0 : '', q?.reasons.join('; '),
+    ];
+    lines.push(row.map(csvField).join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Preprocess `items` into `opts.out`. Returns the per-image records; the caller decides the
+ * exit status (failed > 0 -> 1). Throws DrXaiError only for problems with the whole run.
+ */
+export async function runPreprocess(items: BatchItem[], opts: BatchOptions): Promise<BatchSummary> {
+  const t0 = performance.now();
+  const config = resolveConfig(opts.config);
+  const shrinkOnLoad = opts.shrinkOnLoad ?? true;
+  const out = path.resolve(opts.out);
+  const cacheDir = path.resolve(opts.cacheDir ?? path.join(out, '.cache'));
+  try {
+    await fsp.mkdir(out, { recursive: true });
+    await fsp.mkdir(cacheDir, { recursive: true });
+  } catch (e) {
+    throw new DrXaiError(`cannot create output folder (${(e as Error).message})`, { file: out });
+  }
+  const used = new Map<string, number>();
+  const tasks: TaskInput[] = items.map((item) => {
+    let name = outputName(item.id);
+    const n = used.get(name) ?? 0;
+    used.set(name, n + 1);
+    if (n > 0) name = `${name}~${n}`;
+    return { item, output: path.join(out, `${name}.png`), cacheDir, config, shrinkOnLoad };
+  });
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? os.availableParallelism()));
+  const bar = progressBar('preprocess', tasks.length, { quiet: opts.quiet });
+  let records: BatchRecord[];
+  try {
+    records = await runTasks(tasks, jobs, () => bar.tick());
+  } finally {
+    bar.stop();
+  }
+  const manifest = path.join(out, 'manifest.csv');
+  await writeFileAtomic(manifest, manifestCsv(records));
+  const summary = {
+    processed: records.filter((r) => r.status === 'ok').length,
+    cached: records.filter((r) => r.status === 'cached').length,
+    failed: records.filter((r) => r.status === 'failed').length,
+  };
+  const versions = { drXai: packageVersion(), node: process.versions.node, sharp: sharp.versions.sharp, vips: sharp.versions.vips };
+  await writeFileAtomic(
+    path.join(out, 'preprocess.json'),
+    `${JSON.stringify({ config, shrinkOnLoad, codeVersion: PREPROCESS_CODE_VERSION, versions, ...opts.provenance, images: records.length, ...summary, failures: records.filter((r) => r.status === 'failed').map((r) => ({ id: r.id, source: r.source, error: r.error })) }, null, 2)}\n`,
+  );
+  return { records, ...summary, seconds: (performance.now() - t0) / 1000, manifest };
+}

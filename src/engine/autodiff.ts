@@ -8,7 +8,7 @@
  */
 import { DrXaiError } from '../core/index.ts';
 import type { Graph, Node, Shape, TensorData } from './ir.ts';
-import { GraphBuilder, attrFloat, attrInt, attrInts, cloneGraph, float32, intValues, sizeOf } from './ir.ts';
+import { GraphBuilder, OPSET, attrFloat, attrInt, attrInts, cloneGraph, float32, intValues, sizeOf } from './ir.ts';
 import { convPads, reduceAxes } from './shape.ts';
 
 /** The ops whose gradient the engine knows (forward ops of CNN classifiers and their losses). */
@@ -593,6 +593,14 @@ export interface TrainingGraph {
   extraOutputs: string[];
 }
 
+/**
+ * Gradient graphs use opset-16+ forms (ScatterElements with reduction); ops of an imported
+ * opset-13..16 graph mean the same at opset 17, so older graphs are raised to it.
+ */
+function raiseOpset(g: Graph): void {
+  g.opset = Math.max(g.opset, OPSET);
+}
+
 /** Remove nodes and initializers that no graph output depends on. */
 export function prune(g: Graph): void {
   const live = new Set(g.outputs);
@@ -635,6 +643,7 @@ export function liftToInputs(g: Graph, names: string[]): void {
  */
 export function buildTrainingGraph(forward: Graph, opts: TrainingGraphOptions): TrainingGraph {
   const g = cloneGraph(forward);
+  raiseOpset(g);
   const b = new GraphBuilder(g);
   if (b.shape(opts.loss).length !== 0 && sizeOf(b.shape(opts.loss)) !== 1) throw new Error(`loss '${opts.loss}' is not a scalar`);
   const bnStats: BatchNormStats[] = [];
@@ -693,6 +702,7 @@ export interface ActivationGradientGraph {
  */
 export function gradientsWrt(forward: Graph, outputName: string, tensorNames: string[]): ActivationGradientGraph {
   const g = cloneGraph(forward);
+  raiseOpset(g);
   const b = new GraphBuilder(g);
   for (const t of tensorNames) b.info(t);
   const seed = b.input(b.fresh(`${outputName}.grad_seed`), b.dtype(outputName), b.shape(outputName));

@@ -342,6 +342,8 @@ export class GraphBuilder {
     return this.op('ReduceSum', [x, this.ints(axes)], { keepdims: { i: keepdims ? 1 : 0 } });
   }
   reduceMean(x: string, axes: number[], keepdims = true): string {
+    // ReduceMean takes its axes as an input from opset 18 (an attribute before).
+    if (this.graph.opset >= 18) return this.op('ReduceMean', [x, this.ints(axes)], { keepdims: { i: keepdims ? 1 : 0 } });
     return this.op('ReduceMean', [x], { axes: { ints: axes }, keepdims: { i: keepdims ? 1 : 0 } });
   }
   softmax(x: string, axis = -1): string {

@@ -29,6 +29,21 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }
 
+/** DejaVu Sans averages about 0.6 em per character; wrap at spaces to stay inside `width` px. */
+export function wrapText(line: string, width: number, fontSize: number): string[] {
+  const maxChars = Math.max(8, Math.floor(width / (0.6 * fontSize)));
+  const out: string[] = [];
+  let cur = '';
+  for (const word of line.split(' ')) {
+    if (cur && cur.length + 1 + word.length > maxChars) {
+      out.push(cur);
+      cur = word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  out.push(cur);
+  return out;
+}
+
 /** Compose the board as PNG bytes. All images of all cells must have one size. */
 export async function composeBoard(cells: BoardCell[], opts: BoardOptions): Promise<Buffer> {
   if (cells.length === 0) throw new Error('a board needs at least one cell');
@@ -38,12 +53,15 @@ export async function composeBoard(cells: BoardCell[], opts: BoardOptions): Prom
   const rows = Math.ceil(cells.length / columns);
   const font = opts.fontSize ?? Math.max(11, Math.round(tile.width / 24));
   const lineH = Math.round(font * 1.3);
-  const captionLines = Math.max(...cells.map((c) => c.caption.length));
   const cellW = perCell * tile.width + (perCell - 1) * 2;
+  const boardW = columns * cellW + (columns + 1) * GAP;
+  cells = cells.map((c) => ({ ...c, caption: c.caption.flatMap((l) => wrapText(l, cellW, font)) }));
+  const footer = opts.footer.flatMap((l) => wrapText(l, boardW - 2 * GAP, font));
+  const captionLines = Math.max(...cells.map((c) => c.caption.length));
   const cellH = tile.height + captionLines * lineH + 6;
   const titleH = Math.round(font * 2.2);
-  const footerH = opts.footer.length * lineH + 8;
-  const width = columns * cellW + (columns + 1) * GAP;
+  const footerH = footer.length * lineH + 8;
+  const width = boardW;
   const height = titleH + rows * (cellH + GAP) + GAP + footerH;
   const texts: string[] = [];
   const text = (x: number, y: number, s: string, size: number, fill = '#e8e8e8', weight = 'normal') =>
@@ -58,7 +76,7 @@ export async function composeBoard(cells: BoardCell[], opts: BoardOptions): Prom
     });
     cell.caption.forEach((line, l) => text(x0, y0 + tile.height + 4 + (l + 1) * lineH - Math.round(lineH * 0.25), line, font));
   });
-  opts.footer.forEach((line, l) => text(GAP, height - footerH + (l + 1) * lineH, line, font, '#ffcc66'));
+  footer.forEach((line, l) => text(GAP, height - footerH + (l + 1) * lineH, line, font, '#ffcc66'));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="${BACKGROUND}"/>${texts.join('')}</svg>`;
   const fontFile = findPlotFont();
   const background = new Resvg(svg, { font: { fontFiles: [fontFile], loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();

@@ -86,7 +86,7 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
       `max on lesion: ${s.pointingHit === null ? 'n/a' : s.pointingHit ? 'yes' : 'no'}  lesion heat/area ${fmt(s.energyRatio.any)}  OD ${pct(s.odHeatShare)}`,
     ];
     const file = path.join(opts.outDir, 'cases', `${c.id}.png`);
-    const pair = await composeBoard([{ images: [plain, over], caption }], { title: `${c.id}: ${explainer.method.name} (white: lesions, magenta: optic disc)`, footer: [opts.disclaimer], columns: 1 });
+    const pair = await composeBoard([{ images: [plain, over], caption: [...caption, 'outlines: white lesions (MA, HE, EX, SE), magenta optic disc'] }], { title: `${c.id}: ${explainer.method.name}`, footer: [opts.disclaimer], columns: 1 });
     await writeFileAtomic(file, pair);
     files.push(file);
     cells.push({ images: [await shrink(plain, tile), await shrink(over, tile)], caption });

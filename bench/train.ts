@@ -25,6 +25,7 @@ async function worker(): Promise<void> {
   for (let i = 0; i < steps; i++) await step();
   const dt = (performance.now() - t0) / 1000 / steps;
   console.log(JSON.stringify({ imgPerSec: batch / dt, peakRssMB: process.resourceUsage().maxRSS / 1024, secPerStep: dt }));
+  await session.release(); // also writes the ORT profile when DRXAI_ORT_PROFILE is set
 }
 
 if (process.argv.includes('--worker')) {

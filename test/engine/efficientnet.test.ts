@@ -120,20 +120,32 @@ test('width-reduced EfficientNet: loss, gradients, BN statistics, eval logits an
   console.log('worst relative errors vs PyTorch:', worst);
 });
 
-test('EfficientNet-B0 has timm efficientnet_b0 parameter names, shapes and 5,288,548 parameters', () => {
-  const m = efficientnetB0({ numClasses: 1000, batch: 1, imageSize: 224 });
-  const ref = readFileSync('/work/shared/reference/effnet_b0_keys.txt', 'utf8')
+function referenceKeys(file: string) {
+  return readFileSync(file, 'utf8')
     .trim()
     .split('\n')
     .map((l) => /^(\S+) \[(.*)\]$/.exec(l)!)
     .filter((r) => !r[1].endsWith('num_batches_tracked'))
     .map((r) => [r[1], r[2] === '' ? [] : r[2].split(', ').map(Number)] as const);
+}
+
+test('EfficientNet-B0 has timm efficientnet_b0 parameter names, shapes and 5,288,548 parameters', () => {
+  const m = efficientnetB0({ numClasses: 1000, batch: 1, imageSize: 224 });
+  const ref = referenceKeys('/work/shared/reference/effnet_b0_keys.txt');
   const ours = new Map([...m.graph.initializers].filter(([n]) => !m.graph.constants.has(n)).map(([n, t]) => [n, t.shape]));
   assert.equal(ours.size, ref.length);
   for (const [name, shape] of ref) assert.deepEqual(ours.get(name), shape, name);
   const count = m.params.reduce((s, p) => s + m.graph.initializers.get(p)!.data.length, 0);
   assert.equal(count, 5_288_548);
   assert.deepEqual(m.graph.values.get(m.features)!.shape, [1, 1280, 7, 7]);
+});
+
+test('EfficientNet-B3 from the compound-scaling rule has timm efficientnet_b3 names and shapes', () => {
+  const m = buildEfficientNet(EFFICIENTNET_CONFIGS.efficientnet_b3, { numClasses: 1000, batch: 1, imageSize: 64 });
+  const ref = referenceKeys('/work/shared/reference/effnet_b3_keys.txt');
+  const ours = new Map([...m.graph.initializers].filter(([n]) => !m.graph.constants.has(n)).map(([n, t]) => [n, t.shape]));
+  assert.equal(ours.size, ref.length);
+  for (const [name, shape] of ref) assert.deepEqual(ours.get(name), shape, name);
 });
 
 const slow = process.env.DRXAI_SLOW === '1';

@@ -155,3 +155,17 @@ test('import refuses an unsupported op, naming it, and garbage bytes', () => {
   assert.throws(() => fromOnnxBytes(toOnnxBytes(m.graph), { source: 'model.onnx' }), /model\.onnx: unsupported ONNX op 'NonMaxSuppression' \(node 'nms'\)/);
   assert.throws(() => fromOnnxBytes(new Uint8Array([1, 2, 3, 4, 5]), { source: 'x.onnx' }), /x\.onnx: not an ONNX model/);
 });
+
+test('EfficientNet with drop-path and dropout: masks are inputs for training, gone from the export', async () => {
+  const { buildEfficientNet, EFFICIENTNET_CONFIGS } = await import('../../src/models/efficientnet.ts');
+  const cfg = { ...EFFICIENTNET_CONFIGS.efficientnet_b0, widthMult: 0.2, depthMult: 0.34 };
+  const m = buildEfficientNet(cfg, { numClasses: 2, batch: 2, imageSize: 32, regularize: true });
+  const kinds = m.graph.masks.map((k) => k.kind);
+  assert.ok(kinds.includes('droppath') && kinds.includes('dropout'));
+  // Linear stochastic-depth schedule: block i of B gets 0.2 * i / B; dropout is the variant's 0.2.
+  for (const mk of m.graph.masks) assert.ok(mk.p > 0 && mk.p <= 0.2);
+  const state = new Map([...m.graph.initializers].filter(([n]) => !m.graph.constants.has(n)).map(([n, t]) => [n, t.data as Float32Array]));
+  const ex = exportInference(m.graph, state, { input: m.input, logits: m.logits, features: m.features });
+  assert.deepEqual(ex.graph.inputs.map((v) => v.name), ['image']);
+  assert.ok(!ex.graph.nodes.some((n) => n.op === 'BatchNormalization'));
+});

@@ -7,6 +7,8 @@ export interface Measure {
   imgPerSec: number;
   peakRssMB: number;
   secPerStep: number;
+  /** User + system CPU seconds per step: less sensitive than wall time to other processes on a shared machine. */
+  cpuSecPerStep: number;
 }
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -33,8 +35,8 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 
 /** Alternate ours / PyTorch `rounds` times per setting and print a table with ratios. */
 export function compare(title: string, settings: { label: string; args: string[] }[], oursScript: string, refScript: string, rounds: number): void {
-  console.log(`${title} (rounds=${rounds}, alternating; medians)`);
-  console.log('setting            ours img/s  torch img/s  speed ratio  ours RSS MB  torch RSS MB  RSS ratio');
+  console.log(`${title} (rounds=${rounds}, alternating; medians; ratios > 1 favour ours for speed, < 1 for RSS)`);
+  console.log('setting            ours img/s  torch img/s  speed ratio  CPU-time ratio  ours RSS MB  torch RSS MB  RSS ratio');
   for (const s of settings) {
     const a: Measure[] = [];
     const b: Measure[] = [];
@@ -44,10 +46,11 @@ export function compare(title: string, settings: { label: string; args: string[]
     }
     const oi = median(a.map((m) => m.imgPerSec));
     const ti = median(b.map((m) => m.imgPerSec));
+    const cpuRatio = median(b.map((m) => m.cpuSecPerStep)) / median(a.map((m) => m.cpuSecPerStep));
     const or = Math.max(...a.map((m) => m.peakRssMB));
     const tr = Math.max(...b.map((m) => m.peakRssMB));
     console.log(
-      `${s.label.padEnd(18)} ${oi.toFixed(2).padStart(10)} ${ti.toFixed(2).padStart(12)} ${(oi / ti).toFixed(2).padStart(11)}x ${or.toFixed(0).padStart(11)} ${tr.toFixed(0).padStart(13)} ${(or / tr).toFixed(2).padStart(9)}x`,
+      `${s.label.padEnd(18)} ${oi.toFixed(2).padStart(10)} ${ti.toFixed(2).padStart(12)} ${(oi / ti).toFixed(2).padStart(11)}x ${cpuRatio.toFixed(2).padStart(14)}x ${or.toFixed(0).padStart(11)} ${tr.toFixed(0).padStart(13)} ${(or / tr).toFixed(2).padStart(9)}x`,
     );
   }
 }

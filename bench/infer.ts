@@ -20,9 +20,12 @@ async function worker(): Promise<void> {
   const image = new ort.Tensor('float32', new Float32Array(batch * 3 * size * size).map(() => rng.normal()), [batch, 3, size, size]);
   await session.run({ image }, ['logits']); // warm-up
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await session.run({ image }, ['logits']);
   const dt = (performance.now() - t0) / 1000 / steps;
-  console.log(JSON.stringify({ imgPerSec: batch / dt, peakRssMB: process.resourceUsage().maxRSS / 1024, secPerStep: dt }));
+  const cu = process.cpuUsage(c0);
+  const cpuSecPerStep = (cu.user + cu.system) / 1e6 / steps;
+  console.log(JSON.stringify({ imgPerSec: batch / dt, peakRssMB: process.resourceUsage().maxRSS / 1024, secPerStep: dt, cpuSecPerStep }));
 }
 
 if (process.argv.includes('--worker')) {

@@ -22,9 +22,12 @@ async function worker(): Promise<void> {
   const step = async () => opt.step(session.state, (await session.step({ image, targets })).grads);
   await step(); // warm-up
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await step();
   const dt = (performance.now() - t0) / 1000 / steps;
-  console.log(JSON.stringify({ imgPerSec: batch / dt, peakRssMB: process.resourceUsage().maxRSS / 1024, secPerStep: dt }));
+  const cu = process.cpuUsage(c0);
+  const cpuSecPerStep = (cu.user + cu.system) / 1e6 / steps;
+  console.log(JSON.stringify({ imgPerSec: batch / dt, peakRssMB: process.resourceUsage().maxRSS / 1024, secPerStep: dt, cpuSecPerStep }));
   await session.release(); // also writes the ORT profile when DRXAI_ORT_PROFILE is set
 }
 

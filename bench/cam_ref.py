@@ -48,7 +48,8 @@ def main():
 
     def fwd_hook(_m, _i, out):
         store['a'] = out
-        out.register_hook(lambda grad: store.__setitem__('g', grad))
+        if out.requires_grad:
+            out.register_hook(lambda grad: store.__setitem__('g', grad))
 
     model.features.register_forward_hook(fwd_hook)
     rng = np.random.default_rng(0)

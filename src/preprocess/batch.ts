@@ -43,7 +43,7 @@ export interface BatchItem {
 export interface BatchOptions {
   out: string;
   config?: Partial<PreprocessConfig>;
-  /** Worker threads; 1 runs in this thread. Default: available CPU cores. */
+  /** Threads working on images (this one + jobs - 1 workers). Default: available CPU cores. */
   jobs?: number;
   /** Cache folder; default `<out>/.cache`. */
   cacheDir?: string;
@@ -156,7 +156,7 @@ function newWorker(): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
 }
 
-/** Run `tasks` on `jobs` worker threads (in this thread when jobs is 1). */
+/** Run `tasks` on this thread plus jobs - 1 worker threads. */
 async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecord) => void): Promise<BatchRecord[]> {
   const results: BatchRecord[] = new Array(tasks.length);
   if (jobs <= 1 || tasks.length <= 1) {
@@ -164,10 +164,19 @@ async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecor
     return results;
   }
   let next = 0;
-  const workers = Array.from({ length: Math.min(jobs, tasks.length) }, () => newWorker());
+  // jobs - 1 worker threads plus this thread: workers take ~1 s to load their modules, during
+  // which this (already loaded) thread gets on with the queue; it then keeps a share of the work.
+  const workers = Array.from({ length: Math.min(jobs - 1, tasks.length - 1) }, () => newWorker());
+  const inThisThread = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      onDone((results[i] = await processOne(tasks[i])));
+    }
+  };
   try {
-    await Promise.all(
-      workers.map(
+    await Promise.all([
+      inThisThread(),
+      ...workers.map(
         (w) =>
           new Promise<void>((resolve, reject) => {
             let current = -1;
@@ -183,10 +192,10 @@ async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecor
             });
             w.on('error', reject);
             w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`preprocess worker exited with code ${code}`))));
-            feed();
+            w.once('online', feed);
           }),
       ),
-    );
+    ]);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

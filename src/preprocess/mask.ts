@@ -32,6 +32,8 @@ export function medianBlur(src: Uint8Array, width: number, height: number, ksize
   const rank = (ksize * ksize) >> 1; // 0-based rank of the median
   const out = new Uint8Array(width * height);
   const hist = new Int32Array(256);
+  // colIdx[i] = clamp(i - r - 1): for output column x the leaving column is colIdx[x], the
+  // entering one colIdx[x + 2r + 1]
   const colIdx = new Int32Array(width + 2 * r + 1);
   for (let i = 0; i < colIdx.length; i++) colIdx[i] = Math.min(width - 1, Math.max(0, i - r - 1));
   const rows = new Int32Array(ksize);
@@ -45,27 +47,58 @@ export function medianBlur(src: Uint8Array, width: number, height: number, ksize
     let med = 0;
     let below = 0; // number of window values < med
     while (below + hist[med] <= rank) below += hist[med++];
-    out[y * width] = med;
+    const outRow = y * width;
+    out[outRow] = med;
+    if (ksize === 9) {
+      // the 9 kernel rows unrolled (the hot loop of the whole mask step)
+      const r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3], r4 = rows[4], r5 = rows[5], r6 = rows[6], r7 = rows[7], r8 = rows[8];
+      for (let x = 1; x < width; x++) {
+        const xo = colIdx[x];
+        const xi = colIdx[x + 9];
+        let vo = 0, vi = 0, delta = 0;
+        vo = src[r0 + xo]; vi = src[r0 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r1 + xo]; vi = src[r1 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r2 + xo]; vi = src[r2 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r3 + xo]; vi = src[r3 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r4 + xo]; vi = src[r4 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r5 + xo]; vi = src[r5 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r6 + xo]; vi = src[r6 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r7 + xo]; vi = src[r7 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        vo = src[r8 + xo]; vi = src[r8 + xi]; hist[vo]--; hist[vi]++; delta += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
+        below += delta;
+        if (below > rank) {
+          do below -= hist[--med];
+          while (below > rank);
+        } else {
+          while (below + hist[med] <= rank) below += hist[med++];
+        }
+        out[outRow + x] = med;
+      }
+      continue;
+    }
     for (let x = 1; x < width; x++) {
-      // column leaving: x - r - 1, entering: x + r (both clamped); colIdx[i] = clamp(i - r - 1)
       const xo = colIdx[x];
       const xi = colIdx[x + 2 * r + 1];
+      let changed = false;
       for (let k = 0; k < ksize; k++) {
         const base = rows[k];
         const vo = src[base + xo];
-        hist[vo]--;
-        if (vo < med) below--;
         const vi = src[base + xi];
+        if (vo === vi) continue; // the common case in flat regions and the black surround
+        changed = true;
+        hist[vo]--;
         hist[vi]++;
-        if (vi < med) below++;
+        below += (vi < med ? 1 : 0) - (vo < med ? 1 : 0);
       }
-      if (below > rank) {
-        do below -= hist[--med];
-        while (below > rank);
-      } else {
-        while (below + hist[med] <= rank) below += hist[med++];
+      if (changed) {
+        if (below > rank) {
+          do below -= hist[--med];
+          while (below > rank);
+        } else {
+          while (below + hist[med] <= rank) below += hist[med++];
+        }
       }
-      out[y * width + x] = med;
+      out[outRow + x] = med;
     }
   }
   return out;

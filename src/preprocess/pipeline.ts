@@ -108,13 +108,12 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   let mask: Uint8Array;
   let circle: Circle | null = null;
   let coverage = 1;
-  let work: RgbImage = { ...img, data: img.data.slice() };
+  let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
   if (config.mask) {
     const rm = retinaMask(img, { source: opts.source });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
     coverage = fieldCoverage(rm.area, width, height, circle.cx, circle.cy, circle.r);
-    zeroOutside(work, mask);
   } else {
     mask = new Uint8Array(width * height).fill(255);
   }
@@ -126,7 +125,10 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     pad = padToSquare(box);
     work = cropAndPad(work, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop);
     mask = cropAndPad({ width, height, channels: 1, data: mask }, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop).data;
+  } else {
+    work = { ...img, data: img.data.slice() };
   }
+  if (config.mask) zeroOutside(work, mask); // step 1's "outside set to 0", done on the smaller crop
   const cropped = work;
   const quality = qualityScore(cropped, mask, width * height, coverage);
   const steps: PreprocessSteps | undefined = opts.keepSteps

@@ -88,17 +88,37 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
     const base = dy * rowLen;
     for (let i = 0; i < rowLen; i++) out[base + i] = saturateU8(sum[i]);
   };
+  // per-tab-entry destination/source offsets in bytes, so the inner loop is plain indexing
+  const dOfs = new Int32Array(xt.n);
+  const sOfs = new Int32Array(xt.n);
+  for (let k = 0; k < xt.n; k++) (dOfs[k] = xt.di[k] * cn), (sOfs[k] = xt.si[k] * cn);
+  const alpha = xt.alpha;
   let prevDy = yt.di[0];
+  let bufRow = -1; // source row currently in buf (a row shared by two output rows is summed once)
   for (let j = 0; j < yt.n; j++) {
     const dy = yt.di[j];
     const beta = yt.alpha[j];
-    const srow = yt.si[j] * img.width * cn;
-    buf.fill(0);
-    for (let k = 0; k < xt.n; k++) {
-      const a = xt.alpha[k];
-      const d = xt.di[k] * cn;
-      const s = srow + xt.si[k] * cn;
-      for (let c = 0; c < cn; c++) buf[d + c] += src[s + c] * a;
+    const sy = yt.si[j];
+    if (sy !== bufRow) {
+      bufRow = sy;
+      const srow = sy * img.width * cn;
+      buf.fill(0);
+      if (cn === 3) {
+        for (let k = 0; k < xt.n; k++) {
+          const a = alpha[k];
+          const d = dOfs[k];
+          const s = srow + sOfs[k];
+          buf[d] += src[s] * a;
+          buf[d + 1] += src[s + 1] * a;
+          buf[d + 2] += src[s + 2] * a;
+        }
+      } else {
+        for (let k = 0; k < xt.n; k++) {
+          const d = dOfs[k];
+          const s = srow + sOfs[k];
+          for (let c = 0; c < cn; c++) buf[d + c] += src[s + c] * alpha[k];
+        }
+      }
     }
     if (dy !== prevDy) {
       flush(prevDy);

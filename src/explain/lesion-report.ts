@@ -11,7 +11,7 @@ import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
 import { listLesionCases, prepareLesionCase, MASK_KINDS, type MaskKind } from './lesions.ts';
 import { csvCell, imageAndOverlay, shrink } from './pictures.ts';
-import { LESION_KINDS, centreGaussianHeatmap, randomHeatmap, scoreHeatmap, summariseScores, type HeatScore, type ScoreSummary } from './score.ts';
+import { LESION_KINDS, anyLesion, centreGaussianHeatmap, randomHeatmap, scoreHeatmap, summariseScores, type HeatScore, type ScoreSummary } from './score.ts';
 import { REFERABLE_TARGET, targetLabel, type CamTarget } from './targets.ts';
 
 export const MAP_KINDS = ['cam', 'random', 'centre'] as const;
@@ -34,7 +34,24 @@ export interface LesionCaseScores {
   id: string;
   probability: number;
   area: Record<MaskKind, number>;
+  /**
+   * Share of the lesion pixels (any of MA, HE, EX, SE) outside the preprocessing's retina mask:
+   * those are black in the model input and left out of every score.
+   */
+  lesionOutsideRetina: number | null;
   scores: Record<MapKind, HeatScore>;
+}
+
+function lesionOutside(lesions: Parameters<typeof anyLesion>[0], retina: Uint8Array): number | null {
+  const union = anyLesion(lesions);
+  let all = 0;
+  let outside = 0;
+  for (let i = 0; i < union.length; i++) {
+    if (!union[i]) continue;
+    all++;
+    if (!retina[i]) outside++;
+  }
+  return all ? outside / all : null;
 }
 
 export interface LesionReport {
@@ -78,7 +95,7 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
     const maps: Record<MapKind, Float32Array> = { cam: a.map, random: randomHeatmap(rng, size, size, prepared.retina), centre };
     const scores = {} as Record<MapKind, HeatScore>;
     for (const kind of MAP_KINDS) scores[kind] = scoreHeatmap(maps[kind], size, size, prepared.lesions, prepared.retina, { tolerance: opts.tolerance });
-    results.push({ id: c.id, probability: a.probability, area: prepared.area, scores });
+    results.push({ id: c.id, probability: a.probability, area: prepared.area, lesionOutsideRetina: lesionOutside(prepared.lesions, prepared.retina), scores });
     const [plain, over] = imageAndOverlay(prepared.image, a.map, prepared.retina, prepared.lesions);
     const s = scores.cam;
     const caption = [
@@ -96,6 +113,10 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
   const summaries = {} as Record<MapKind, ScoreSummary>;
   for (const kind of MAP_KINDS) summaries[kind] = summariseScores(results.map((r) => r.scores[kind]));
   const table = formatLesionTable(summaries, explainer.method.name);
+  const clipped = results.filter((r) => (r.lesionOutsideRetina ?? 0) >= 0.05);
+  const clippedNote = clipped.length
+    ? `- lesion pixels outside the preprocessing's retina mask (black in the model input, left out of the scores): ${clipped.map((r) => `${r.id} ${pct(r.lesionOutsideRetina)}`).join(', ')}.`
+    : '- every image keeps at least 95% of its lesion pixels inside the retina mask.';
   const markdown = [
     `# Heat maps against lesion masks: ${path.basename(explainer.onnxPath)}`,
     '',
@@ -106,17 +127,18 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
     '- pointing game: the map maximum lies within 1% of the width of a lesion pixel (MA, HE, EX or SE); images without lesions are not counted.',
     '- heat/area: share of the retina\'s heat on the lesion type divided by its share of the retina\'s area (1 = a uniform map); mean over images where the type is present.',
     '- baselines: seeded uniform noise in the retina; a Gaussian at the centre with sigma = width/4.',
+    clippedNote,
     '',
     `_${opts.disclaimer}_`,
     '',
   ].join('\n');
-  const header = ['id', 'map', 'probability', 'pointing_hit', 'max_x', 'max_y', ...LESION_KINDS.map((k) => `ratio_${k}`), 'ratio_any', 'od_heat_share', 'od_area_share', 'outside_retina', ...MASK_KINDS.map((k) => `area_${k}`)];
+  const header = ['id', 'map', 'probability', 'pointing_hit', 'max_x', 'max_y', ...LESION_KINDS.map((k) => `ratio_${k}`), 'ratio_any', 'od_heat_share', 'od_area_share', 'outside_retina', 'lesion_outside_retina_mask', ...MASK_KINDS.map((k) => `area_${k}`)];
   const rows = [header.join(',')];
   for (const r of results) {
     for (const kind of MAP_KINDS) {
       const s = r.scores[kind];
       rows.push(
-        [r.id, kind, r.probability, s.pointingHit, s.maxAt.x, s.maxAt.y, ...LESION_KINDS.map((k) => s.energyRatio[k]), s.energyRatio.any, s.odHeatShare, s.odAreaShare, s.outsideRetina, ...MASK_KINDS.map((k) => r.area[k])]
+        [r.id, kind, r.probability, s.pointingHit, s.maxAt.x, s.maxAt.y, ...LESION_KINDS.map((k) => s.energyRatio[k]), s.energyRatio.any, s.odHeatShare, s.odAreaShare, s.outsideRetina, r.lesionOutsideRetina, ...MASK_KINDS.map((k) => r.area[k])]
           .map((v) => csvCell(v as string | number | boolean | null))
           .join(','),
       );

@@ -1,13 +1,56 @@
 /**
- * The /v1/explain heat map. Placeholder until src/explain lands: returns null (the API and
- * page then say "no heat map for this model").
+ * The /v1/explain heat map: Grad-CAM++ (Chattopadhay et al. 2018) of the referable score from
+ * src/explain, on the closed-form path when the package's `features` output feeds a GAP + linear
+ * head. One explainer per worker, single-threaded like the worker's model session.
  */
-import type { FundusModel, Prediction } from '../models/index.ts';
+import sharp from 'sharp';
+import { encodePng, type RgbImage } from '../core/index.ts';
+import { CamExplainer, heatToRgb, overlayHeat, REFERABLE_TARGET } from '../explain/index.ts';
+import type { FundusModel } from '../models/index.ts';
 import type { ExplainResponseT } from './schemas.ts';
 import type { PreprocessResult } from './upstream.ts';
 
-export const EXPLAIN_METHOD: string | null = null;
+export const EXPLAIN_METHOD = 'gradcam++';
+/** Heat weight in the blended overlay (the page has its own opacity slider over `heat`). */
+const OVERLAY_ALPHA = 0.5;
 
-export async function explainHeatmap(_model: FundusModel, _pre: PreprocessResult, _prediction: Prediction): Promise<ExplainResponseT['heatmap']> {
-  return null;
+const explainers = new WeakMap<FundusModel, Promise<CamExplainer | null>>();
+
+/** One explainer per model and worker, created on the first /v1/explain (never by /v1/screen). */
+function explainerFor(model: FundusModel): Promise<CamExplainer | null> {
+  let e = explainers.get(model);
+  if (!e) {
+    // A package without a `features` output cannot be explained: no heat map, not an error.
+    // (Static import above: tsx's loader cannot load .ts modules by dynamic import() inside a
+    // worker thread, so src/explain is loaded with the worker.)
+    e = model.info.outputs.features ? CamExplainer.create(model, { method: EXPLAIN_METHOD, threads: 1 }) : Promise.resolve(null);
+    explainers.set(model, e);
+  }
+  return e;
+}
+
+const dataUrl = async (img: RgbImage): Promise<string> => `data:image/png;base64,${(await encodePng(img)).toString('base64')}`;
+
+/** The coloured map as RGBA, transparent outside the retina (heat on the padding is no finding). */
+async function heatOnRetina(heat: RgbImage, retina: Uint8Array): Promise<string> {
+  const png = await sharp(heat.data, { raw: { width: heat.width, height: heat.height, channels: 3 } })
+    .joinChannel(Buffer.from(retina.buffer, retina.byteOffset, retina.length), { raw: { width: heat.width, height: heat.height, channels: 1 } })
+    .png()
+    .toBuffer();
+  return `data:image/png;base64,${png.toString('base64')}`;
+}
+
+export async function explainHeatmap(model: FundusModel, pre: PreprocessResult): Promise<ExplainResponseT['heatmap']> {
+  const explainer = await explainerFor(model);
+  if (!explainer) return null;
+  const [attribution] = await explainer.attribute([pre.image], { target: REFERABLE_TARGET });
+  const { map, size } = attribution;
+  const grey = new Uint8Array(size * size);
+  for (let i = 0; i < grey.length; i++) grey[i] = Math.round(map[i] * 255);
+  return {
+    method: EXPLAIN_METHOD,
+    overlay: await dataUrl(overlayHeat(pre.image, map, { alpha: OVERLAY_ALPHA, retina: pre.mask })),
+    heat: await heatOnRetina(heatToRgb(map, size, size), pre.mask),
+    map: await dataUrl({ width: size, height: size, channels: 1, data: grey }),
+  };
 }

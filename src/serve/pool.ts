@@ -28,12 +28,22 @@ export interface PoolOptions {
 }
 
 /**
- * Workers are TypeScript modules: when this process runs TypeScript through tsx's in-process
- * register() (bin/dr-xai.js), the workers do not inherit it, so they get tsx's loader as --import.
+ * The parent's Node flags minus tsx's own (worker-entry.mjs registers tsx inside the worker; a
+ * second registration through inherited flags is what breaks, see there).
  */
-function workerExecArgv(): string[] | undefined {
-  if (process.execArgv.some((a) => a.includes('tsx'))) return undefined;
-  return [...process.execArgv, '--import', import.meta.resolve('tsx')];
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.includes('tsx')) continue;
+    if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(a) && argv[i + 1]?.includes('tsx')) {
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
 }
 
 export class ScreeningPool {
@@ -46,14 +56,14 @@ export class ScreeningPool {
     this.workers = Math.max(1, opts.workers ?? os.availableParallelism());
     this.maxQueue = Math.max(0, opts.maxQueue ?? 4 * this.workers);
     this.piscina = new Piscina({
-      filename: new URL('./worker.ts', import.meta.url).href,
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
       workerData: { modelPath: opts.modelPath },
       minThreads: this.workers,
       maxThreads: this.workers,
       // Our own count below is the limit; piscina's is only a backstop.
       maxQueue: this.maxQueue + this.workers,
       idleTimeout: 2 ** 31 - 1,
-      ...(workerExecArgv() ? { execArgv: workerExecArgv() } : {}),
+      execArgv: workerExecArgv(),
     });
   }
 
@@ -69,20 +79,26 @@ export class ScreeningPool {
 
   /**
    * Screen one image, or throw QueueFullError at once, or ScreeningTimeoutError after
-   * `timeoutMs` (queue wait included; a task that is already running is stopped with its worker,
-   * which piscina replaces).
+   * `timeoutMs` (queue wait included). A timed-out task is not killed (terminating a worker
+   * mid-task costs a model reload and, under load, turns slowness into a restart storm): the
+   * worker sees the deadline between stages and stops early, and its slot counts as busy until
+   * it has.
    */
-  async run(job: ScreenJob, timeoutMs: number): Promise<ScreenOutcome> {
+  async run(job: Omit<ScreenJob, 'deadline'>, timeoutMs: number): Promise<ScreenOutcome> {
     if (this.inFlight >= this.capacity) throw new QueueFullError();
     this.inFlight++;
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      return await this.piscina.run(job, { signal });
-    } catch (e) {
-      if (signal.aborted) throw new ScreeningTimeoutError(timeoutMs);
-      throw e;
-    } finally {
+    const task = this.piscina.run({ ...job, deadline: Date.now() + timeoutMs }).finally(() => {
       this.inFlight--;
+    });
+    task.catch(() => undefined); // a rejection after the time-out has nobody waiting for it
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScreeningTimeoutError(timeoutMs)), timeoutMs);
+    });
+    try {
+      return await Promise.race([task, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -69,6 +69,8 @@ export const ExplainResponse = ScreenResponse.extend({
       method: z.string(),
       /** Heat map blended over the preprocessed image. */
       overlay: PngDataUrl,
+      /** The map alone, JET-coloured, transparent outside the retina (RGBA), for overlays at any opacity. */
+      heat: PngDataUrl,
       /** The raw map in [0,1] as an 8-bit greyscale PNG (0 = 0, 255 = 1), input.size square. */
       map: PngDataUrl,
     })

@@ -8,7 +8,7 @@
 import sharp from 'sharp';
 import { decodeImage, encodePng, isUserError, sniffImageFormat, type RgbImage } from '../core/index.ts';
 import type { FundusModel } from '../models/index.ts';
-import { decodeProblem, type HttpProblem } from './errors.ts';
+import { decodeProblem, problem, type HttpProblem } from './errors.ts';
 import { explainHeatmap } from './heatmap.ts';
 import type { ExplainResponseT } from './schemas.ts';
 import { preprocessFundus, type PreprocessResult } from './upstream.ts';
@@ -20,6 +20,8 @@ export interface ScreenJob {
   explain: boolean;
   /** Add the intermediate preprocessing images. */
   steps: boolean;
+  /** Epoch ms after which nobody waits for the result: stop at the next stage boundary. */
+  deadline: number;
 }
 
 /** Everything of the response the worker computes (the server adds request id, model, queue time). */
@@ -52,7 +54,11 @@ export function modelPreprocessConfig(model: FundusModel): Record<string, unknow
   return { ...model.info.preprocess, size: model.info.input.size };
 }
 
+const LATE: ScreenOutcome = { ok: false, problem: problem(504, 'screening stopped at its deadline') };
+
 export async function screenImage(model: FundusModel, job: ScreenJob): Promise<ScreenOutcome> {
+  const late = (): boolean => Date.now() > job.deadline;
+  if (late()) return LATE;
   const t0 = performance.now();
   let img: RgbImage;
   try {
@@ -62,6 +68,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
     throw e;
   }
   const image = { format: sniffImageFormat(job.bytes) ?? 'unknown', width: img.width, height: img.height };
+  if (late()) return LATE;
   const t1 = performance.now();
   let pre: PreprocessResult;
   try {
@@ -78,6 +85,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
     if (job.explain) Object.assign(result, { preprocessed: null, heatmap: null, steps: null });
     return { ok: true, result };
   }
+  if (late()) return LATE;
   const t2 = performance.now();
   const prediction = await model.predict([pre.image], { features: job.explain });
   const probability = prediction.probability[0];
@@ -97,9 +105,10 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
     timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2 },
   };
   if (job.explain) {
+    if (late()) return LATE;
     result.steps = null;
     result.preprocessed = await pngDataUrl(pre.image);
-    result.heatmap = await explainHeatmap(model, pre, prediction);
+    result.heatmap = await explainHeatmap(model, pre);
     result.timings.explainMs = performance.now() - t3;
   }
   if (job.steps && pre.steps) {

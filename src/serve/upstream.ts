@@ -1,6 +1,6 @@
 /**
- * The one place src/serve reaches into the preprocessing and explanation libraries, so the
- * worker, the page and the tests agree on which functions run.
+ * The one place src/serve reaches into the preprocessing library, so the worker and the tests
+ * agree on which functions run. (The page imports src/preprocess/pipeline.ts itself: the index
+ * also exports sharp-based decoding, which cannot enter a browser bundle.)
  */
-// TODO(preprocess index.ts): switch to '../preprocess/index.ts' once it lands.
-export { preprocessFundus, type PreprocessConfig, type PreprocessResult } from '../preprocess/pipeline.ts';
+export { preprocessFundus, type PreprocessConfig, type PreprocessResult } from '../preprocess/index.ts';

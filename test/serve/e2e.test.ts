@@ -1,0 +1,181 @@
+/**
+ * End-to-end: the built page in real headless Chromium (Debian's /usr/bin/chromium driven by
+ * playwright-core; no browser download) against a real listening server. Screenshots go to
+ * artifacts/serve/ for a person to look at. Skips, saying so, where Chromium is absent.
+ *
+ * Browser path vs server path: both run the same TypeScript preprocessing on the same decoded
+ * pixels (PNG is lossless and carries no colour profile here, so createImageBitmap with
+ * colorSpaceConversion 'none' and libvips give identical RGB), so the network input must be
+ * bit-identical; the network then runs in ONNX Runtime Web (WASM) vs ONNX Runtime's native CPU
+ * kernels, which differ only in float32 summation order: |dp| <= 1e-5 allows ~100x the float32
+ * rounding of a logit of this size while still catching any preprocessing difference (one grey
+ * level anywhere in the input moves p by far more, checked below).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+import { DEFAULT_WEB_ROOT } from '../../src/serve/index.ts';
+import { phantomPng, ROOT, smallModel } from './helpers.ts';
+import { createServer } from '../../src/serve/index.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = path.join(ROOT, 'artifacts', 'serve');
+const PROBABILITY_TOLERANCE = 1e-5;
+const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (apt-get install -y chromium); end-to-end page tests skipped`;
+if (skip) console.log(`# ${skip}`);
+
+describe('screening page in headless Chromium', { skip }, () => {
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  let png: Buffer;
+
+  before(async () => {
+    if (!existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
+      const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+      assert.equal(built.status, 0, 'npm run build:web failed');
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    app = await createServer({ model: await smallModel(), limits: { workers: 1 } });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    png = await phantomPng(42, 384, 3);
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  async function apiExplain(bytes: Buffer) {
+    const res = await fetch(`${base}/v1/explain`, { method: 'POST', body: new Uint8Array(bytes) });
+    assert.equal(res.status, 200);
+    return res.json();
+  }
+
+  async function openPage(width: number, height: number): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => document.getElementById('model')?.textContent?.startsWith('Model '));
+    (page as unknown as { errors: string[] }).errors = errors;
+    return page;
+  }
+
+  async function dropFile(page: Page, name: string, bytes: Buffer): Promise<void> {
+    const before = await page.evaluate(() => (window as any).drxai.done as number);
+    await page.evaluate(async ({ name, b64 }) => {
+      const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bin], name, { type: 'image/png' }));
+      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, { name, b64: bytes.toString('base64') });
+    await page.waitForFunction((n) => (window as any).drxai.done > n, before, { timeout: 60_000 });
+  }
+
+  test('browser mode (1280x800): dropped photo screened in WASM matches the API; server mode shows the same number and the heat map', async () => {
+    const page = await openPage(1280, 800);
+    await dropFile(page, 'phantom-42.png', png);
+    const local = await page.evaluate(() => (window as any).drxai.last);
+    const api = await apiExplain(png);
+    assert.equal(local.where, 'browser');
+    // Network input: bit-identical to the server's preprocessed image.
+    const serverPre = await sharp(Buffer.from(api.preprocessed.split(',')[1], 'base64')).raw().toBuffer();
+    assert.equal(local.preprocessed.length, serverPre.length);
+    let differing = 0;
+    for (let i = 0; i < serverPre.length; i++) if (local.preprocessed[i] !== serverPre[i]) differing++;
+    assert.equal(differing, 0, `${differing} preprocessed values differ between browser and server`);
+    const dp = Math.abs(local.probability - api.probability);
+    console.log(`# browser (onnxruntime-web WASM) vs server (onnxruntime-node): p = ${local.probability} vs ${api.probability}, |dp| = ${dp.toExponential(2)}`);
+    assert.ok(dp <= PROBABILITY_TOLERANCE, `|dp| = ${dp}`);
+    assert.equal(local.referable, api.referable);
+    assert.equal(await page.getByTestId('decision').textContent(), api.referable ? 'Referable' : 'Not referable');
+    assert.equal(await page.getByTestId('probability').textContent(), api.probability.toFixed(3));
+    assert.equal(await page.getByTestId('disclaimer').textContent(), DISCLAIMER);
+    await page.screenshot({ path: path.join(SHOTS, 'page-1280x800-browser.png'), fullPage: false });
+
+    await page.getByLabel('on the server').check();
+    await dropFile(page, 'phantom-42.png', png);
+    const remote = await page.evaluate(() => (window as any).drxai.last);
+    assert.equal(remote.where, 'server');
+    assert.equal(remote.probability, api.probability);
+    if (api.heatmap) {
+      assert.equal(await page.locator('#img-heat').getAttribute('src'), api.heatmap.heat);
+      await page.locator('#opacity').fill('0.8');
+      assert.equal(await page.locator('#img-heat').evaluate((el) => (el as HTMLElement).style.opacity), '0.8');
+    }
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, 'page-1280x800-server.png'), fullPage: true });
+    assert.deepEqual((page as unknown as { errors: string[] }).errors, []);
+    await page.close();
+  });
+
+  test('phone size (390x844): result readable, disclaimer stays on screen; ungradable says so', async () => {
+    const page = await openPage(390, 844);
+    await page.getByLabel('on the server').check();
+    await dropFile(page, 'phantom-42.png', png);
+    await page.mouse.wheel(0, 3000);
+    await page.waitForTimeout(100);
+    const box = await page.getByTestId('disclaimer').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 844, `disclaimer at ${JSON.stringify(box)}`);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `page is ${width}px wide: horizontal scrolling on a phone`);
+    await page.mouse.wheel(0, -3000);
+    await page.screenshot({ path: path.join(SHOTS, 'page-390x844-server.png'), fullPage: true });
+    const black = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } }).png().toBuffer();
+    await page.getByLabel('in this browser').check();
+    await dropFile(page, 'black.png', black);
+    assert.equal(await page.getByTestId('decision').textContent(), 'Ungradable');
+    await page.close();
+  });
+
+  test('keyboard only: Tab reaches the drop zone with a visible focus ring, Enter and Space open the picker', async () => {
+    for (const key of ['Enter', 'Space']) {
+      // A fresh page per key: an open (intercepted) file chooser swallows the next request.
+      const page = await openPage(1280, 800);
+      let reached = false;
+      for (let i = 0; i < 10 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = await page.evaluate(() => document.activeElement?.id === 'drop');
+      }
+      assert.ok(reached, 'Tab never reached the drop zone');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+      assert.notEqual(outline, 'none');
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press(key)]);
+      assert.ok(chooser.isMultiple(), key);
+      await page.close();
+    }
+  });
+
+  test('batch: several files give a sortable table and a CSV download', async () => {
+    const page = await openPage(1280, 800);
+    const files = await Promise.all([1, 2, 3].map(async (s) => ({ name: `p${s}.png`, mimeType: 'image/png', buffer: await phantomPng(s, 256, s as 1 | 2 | 3) })));
+    files.push({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
+    const before = await page.evaluate(() => (window as any).drxai.done as number);
+    await page.locator('#files').setInputFiles(files);
+    await page.waitForFunction((n) => (window as any).drxai.done > n, before, { timeout: 60_000 });
+    const rows = page.getByTestId('results-table').locator('tbody tr');
+    assert.equal(await rows.count(), 4);
+    await page.getByRole('button', { name: 'Probability' }).click();
+    const probs = (await rows.locator('td:nth-child(2)').allTextContents()).filter((t) => t !== '—').map(Number);
+    assert.deepEqual(probs, [...probs].sort((a, b) => a - b));
+    assert.equal(await page.locator('th[aria-sort="ascending"]').textContent(), 'Probability');
+    const api = await Promise.all(files.slice(0, 3).map(async (f) => (await apiExplain(f.buffer)).probability.toFixed(3)));
+    assert.deepEqual([...probs.map((p) => p.toFixed(3))].sort(), api.sort());
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+    const csv = (await import('node:fs')).readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'file,probability,decision,quality,ms,model,where');
+    assert.equal(csv.filter((l) => /^p\d\.png,0\.\d+/.test(l)).length, 3);
+    assert.ok(csv.some((l) => l.startsWith('notes.png,,Error')));
+    await page.screenshot({ path: path.join(SHOTS, 'page-1280x800-batch.png') });
+    await page.close();
+  });
+});

@@ -1,0 +1,16 @@
+/** What the page reads from the API (the server's zod schemas are the reference: src/serve/schemas.ts). */
+import type { ModelResponseT, ExplainResponseT } from '../../src/serve/schemas.ts';
+
+export type ModelInfo = ModelResponseT;
+export type ExplainResult = ExplainResponseT;
+
+/** One screening as the page shows it, from either path. */
+export interface Screening {
+  probability: number | null;
+  referable: boolean | null;
+  threshold: number | null;
+  gradable: boolean;
+  reasons: string[];
+  timings: { decodeMs: number; preprocessMs: number; inferMs: number; totalMs: number; queueMs?: number; explainMs?: number };
+  where: 'browser' | 'server';
+}

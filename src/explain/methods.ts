@@ -93,9 +93,11 @@ export class GradCam extends CamMethod {
  * (adityac94/Grad_CAM_plus_plus: `np.where(alpha_denom != 0.0, alpha_denom, 1)`).
  *
  * pytorch-grad-cam (grad_cam_plusplus.py) differs: it adds eps = 1e-6 to the denominator and sets
- * alpha = 0 where g = 0. The eps is not negligible: with a GAP head g = W/(h w) is ~1e-3..1e-5,
- * so g^2 is of the order of eps or smaller and its alpha shrinks toward g^2/eps — the weights
- * change, not only their scale. Use variant 'pytorch-grad-cam' to reproduce its maps.
+ * alpha = 0 where g = 0. The eps is not always negligible: with a GAP head g = W/(h w), and for
+ * small head weights on a large map (e.g. |W| ~ 0.05 at 14 x 14, g^2 ~ 6e-8) g^2 falls below eps,
+ * alpha shrinks toward g^2/eps and the weights change relative to each other, not only in scale.
+ * (On our randomly initialised B0 at 224 px, g^2 >> eps and the two maps correlate at r = 1.000.)
+ * Use variant 'pytorch-grad-cam' to reproduce its maps.
  */
 export class GradCamPlusPlus extends CamMethod {
   readonly name = 'gradcam++' as const;

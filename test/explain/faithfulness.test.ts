@@ -30,3 +30,17 @@ test('deletion runs from the image to a black one, insertion from the blurred ca
   assert.equal(c.deletionAuc, areaUnderCurve(c.fractions, c.deletion));
   await explainer.release();
 });
+
+test('pickBalanced draws half non-referable and half referable, seeded, and fills a short class from the other', async () => {
+  const { pickBalanced } = await import('../../src/explain/index.ts');
+  const cases = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, path: `/x/c${i}.png`, grade: i < 14 ? i % 2 : 2 + (i % 3) }));
+  const a = pickBalanced(cases, 6, 1);
+  assert.equal(a.filter((c) => c.grade! < 2).length, 3);
+  assert.equal(a.filter((c) => c.grade! >= 2).length, 3);
+  assert.deepEqual(a, pickBalanced(cases, 6, 1));
+  assert.notDeepEqual(a.map((c) => c.id), pickBalanced(cases, 6, 2).map((c) => c.id));
+  const b = pickBalanced(cases, 16, 1);
+  assert.equal(b.length, 16);
+  assert.equal(b.filter((c) => c.grade! >= 2).length, 6); // only 6 referable exist
+  assert.equal(pickBalanced([...cases, { id: 'u', path: '/x/u.png', grade: null }], 40, 1).length, 20);
+});

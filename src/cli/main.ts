@@ -12,6 +12,7 @@ import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerTrain } from './commands/train.ts';
+import { register as registerDemo } from './commands/demo.ts';
 import { register as registerEvaluate } from './commands/evaluate.ts';
 import { register as registerPreprocess } from './commands/preprocess.ts';
 
@@ -33,6 +34,7 @@ const commands: Array<(p: Command) => void> = [
   registerPhantom,
   registerServe,
   registerTrain,
+  registerDemo,
   registerEvaluate,
   registerPreprocess,
 ];

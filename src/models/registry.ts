@@ -99,6 +99,23 @@ REGISTRY.set('tiny_cnn', {
   build: (o) => tinyCnn({ numClasses: o.numClasses, batch: o.batch ?? 1, imageSize: o.inputSize, seed: o.seed, regularize: o.regularize, dropRate: o.dropRate }),
 });
 
+/**
+ * timm's (and torchvision's) EfficientNet head init draws U(-r, r) with r = 1/sqrt(num_classes)
+ * (fan-out): r = 0.03 for 1000 classes, but r = 1 for a one-logit binary head, whose initial
+ * logits then have a standard deviation near 10 and a BCE loss that AdamW needs hundreds of
+ * steps to bring down. We scale the draw to PyTorch nn.Linear's default bound 1/sqrt(in_features)
+ * (He et al. 2015, as torch.nn.init.kaiming_uniform_ with a = sqrt(5)), which for 1000 classes is
+ * almost the same as timm's.
+ */
+function rescaleClassifierInit(built: BuiltModel, weightName: string): void {
+  const w = built.graph.initializers.get(weightName);
+  if (!w || w.shape.length !== 2) return;
+  const [out, inFeatures] = w.shape;
+  const factor = Math.sqrt(out / inFeatures);
+  const data = Float32Array.from(w.data as Float32Array, (v) => v * factor);
+  built.graph.initializers.set(weightName, { ...w, data });
+}
+
 /** Registered model names, sorted. */
 export function listModels(): string[] {
   return [...REGISTRY.keys()].sort();
@@ -126,6 +143,7 @@ export async function createModel(name: string, opts: CreateModelOptions): Promi
     dropRate: opts.dropRate ?? entry.pretrainedCfg.dropRate,
     dropPathRate: opts.dropPathRate ?? entry.pretrainedCfg.dropPathRate,
   });
+  rescaleClassifierInit(built, entry.pretrainedCfg.classifier[0]);
   const pretrainedCfg: PretrainedConfig = { ...entry.pretrainedCfg, inputSize };
   let importReport: ImportReport | undefined;
   if (opts.pretrained) {

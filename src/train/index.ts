@@ -8,3 +8,4 @@ export { ImageStore, epochOrder, makeBatch, outputsFor, targetsFor, type ImageLo
 export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';
 export { preprocessConfigOf, preprocessingLoader } from './images.ts';
+export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';

@@ -230,6 +230,8 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       progress.batchesTracked = p.session.batchesTracked;
       await saveCheckpoint(ckFile, { progress, state: p.session.state, optimizer: p.optimizer.getState(), configKey: key }, shapeOf);
     };
+    // Without a terminal the progress bar is silent; a line per checkpoint shows a long run's pace.
+    const plainProgress = !process.stderr.isTTY || opts.quiet;
     let stepsThisCall = 0;
 
     while (!progress.stopped && progress.epoch < cfg.epochs) {
@@ -277,7 +279,14 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
           bar.stop();
           throw new SimulatedCrash(`simulated crash after ${stepsThisCall} steps`);
         }
-        if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) await save();
+        if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) {
+          await save();
+          if (plainProgress) {
+            const ips = images / secs;
+            const eta = ((stepsPerEpoch - progress.stepInEpoch) * cfg.batch_size) / ips;
+            log(`epoch ${epoch + 1} step ${progress.stepInEpoch}/${stepsPerEpoch}: loss ${(progress.epochLossSum / progress.epochLossCount).toFixed(4)}, lr ${p.optimizer.lr.toExponential(2)}, ${ips.toFixed(1)} img/s, epoch ETA ${Math.round(eta / 60)} min (checkpoint saved)`);
+          }
+        }
       }
       bar.stop();
       const trainSeconds = (Date.now() - started) / 1000;

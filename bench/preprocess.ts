@@ -39,14 +39,19 @@ console.log(`${files.length} IDRiD images, size ${size}, ${full ? 'full-size dec
 
 const ours: number[] = [];
 const ref: number[] = [];
+const oursCpu: number[] = [];
+const refCpu: number[] = [];
 const python = '/usr/bin/python3';
 const hasCv2 = existsSync(python) && spawnSync(python, ['-c', 'import cv2'], { stdio: 'ignore' }).status === 0;
 for (let r = 0; r < reps; r++) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'drxai-bench-pp-'));
   try {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const s = await runPreprocess(items, { out, jobs, shrinkOnLoad: !full, config: { size }, quiet: true });
     ours.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0); // all threads of this process, workers and libvips included
+    oursCpu.push((c.user + c.system) / 1e6);
     if (s.failed) console.log(`  ours: ${s.failed} failed: ${s.records.filter((x) => x.error).map((x) => x.error).join('; ')}`);
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -54,15 +59,19 @@ for (let r = 0; r < reps; r++) {
   if (hasCv2) {
     const p = spawnSync(python, [path.join(ROOT, 'bench/preprocess_ref.py'), '--size', String(size), '--reduce', full ? 'off' : 'auto', ...files], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`reference failed: ${p.stderr}`);
-    ref.push(JSON.parse(p.stdout.trim().split('\n').pop()!).seconds);
+    const res = JSON.parse(p.stdout.trim().split('\n').pop()!) as { seconds: number; cpu_seconds: number };
+    ref.push(res.seconds);
+    refCpu.push(res.cpu_seconds);
   }
 }
 const best = (xs: number[]) => Math.min(...xs);
 const rate = (s: number) => files.length / s;
-console.log(`ours (TypeScript, ${jobs} worker threads): ${rate(best(ours)).toFixed(2)} images/s (best of ${reps}: ${best(ours).toFixed(2)} s)`);
+const cpuMs = (xs: number[]) => ((1000 * best(xs)) / files.length).toFixed(0);
+console.log(`ours (TypeScript, ${jobs} threads): ${rate(best(ours)).toFixed(2)} images/s (best of ${reps}: ${best(ours).toFixed(2)} s; CPU ${cpuMs(oursCpu)} ms/image)`);
 if (!hasCv2) {
   console.log('reference skipped: /usr/bin/python3 with cv2 not found');
 } else {
-  console.log(`reference (OpenCV-Python loop):     ${rate(best(ref)).toFixed(2)} images/s (best of ${reps}: ${best(ref).toFixed(2)} s)`);
-  console.log(`ratio ours / reference: ${(best(ref) / best(ours)).toFixed(2)}x (target >= 1.5x)`);
+  console.log(`reference (OpenCV-Python loop): ${rate(best(ref)).toFixed(2)} images/s (best of ${reps}: ${best(ref).toFixed(2)} s; CPU ${cpuMs(refCpu)} ms/image)`);
+  console.log(`ratio ours / reference: ${(best(ref) / best(ours)).toFixed(2)}x in images/s (target >= 1.5x); ${(best(refCpu) / best(oursCpu)).toFixed(2)}x in CPU time per image`);
+  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine slows both sides)`);
 }

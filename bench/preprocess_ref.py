@@ -27,7 +27,8 @@ class NoRetina(Exception):
 
 def retina_mask(rgb, steps=None):
     """Green channel -> median 9 -> Otsu -> 9x9 elliptic opening -> largest 8-connected
-    component -> intersect with its minimum enclosing circle shrunk to 0.98 r."""
+    component -> its convex hull, filled -> intersect with the component's minimum enclosing
+    circle shrunk to 0.98 r (the hull fill keeps dark retina, e.g. the fovea, in the mask)."""
     green = np.ascontiguousarray(rgb[:, :, 1])
     med = cv2.medianBlur(green, 9)
     thr, binary = cv2.threshold(med, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -42,13 +43,15 @@ def retina_mask(rgb, steps=None):
     # ~18 s in OpenCV 4.6, on the contour a few ms, so a real study would do this.
     contours, _ = cv2.findContours(lcc, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     (cx, cy), r = cv2.minEnclosingCircle(contours[0])
+    hull = np.zeros_like(lcc)
+    cv2.fillConvexPoly(hull, cv2.convexHull(contours[0]), 255)
     h, w = lcc.shape
     yy, xx = np.mgrid[0:h, 0:w]
     rr = CIRCLE_SHRINK * float(r)
     inside = (xx - float(cx)) ** 2 + (yy - float(cy)) ** 2 <= rr * rr
-    mask = np.where(inside & (lcc > 0), 255, 0).astype(np.uint8)
+    mask = np.where(inside & (hull > 0), 255, 0).astype(np.uint8)
     if steps is not None:
-        steps.update(median=med, otsu=int(thr), binary=binary, opened=opened, lcc=lcc,
+        steps.update(median=med, otsu=int(thr), binary=binary, opened=opened, lcc=lcc, hull=hull,
                      circle=(float(cx), float(cy), float(r)))
     return mask, (float(cx), float(cy), float(r))
 
@@ -163,6 +166,7 @@ def main(argv):
         else:
             paths.append(a)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     factors = []
     for p in paths:
         f = 1 if reduce_mode == 'off' else reduce_factor(p, size) if reduce_mode == 'auto' else int(reduce_mode)
@@ -171,7 +175,8 @@ def main(argv):
         out = preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
         assert out.shape == (size, size, 3)
     dt = time.perf_counter() - t0
-    print(json.dumps({'images': len(paths), 'seconds': dt, 'reduce': sorted(set(factors)), 'cv2': cv2.__version__, 'threads': cv2.getNumThreads()}))
+    cpu = time.process_time() - c0
+    print(json.dumps({'images': len(paths), 'seconds': dt, 'cpu_seconds': cpu, 'reduce': sorted(set(factors)), 'cv2': cv2.__version__, 'threads': cv2.getNumThreads()}))
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ function packageVersion(): string {
 }
 
 /** Bump when a code change alters any output pixel or report field (invalidates caches). */
-export const PREPROCESS_CODE_VERSION = 'preprocess/2';
+export const PREPROCESS_CODE_VERSION = 'preprocess/3';
 
 export interface BatchItem {
   id: string;
@@ -205,7 +205,7 @@ async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecor
 const MANIFEST_COLUMNS = [
   'id', 'source', 'output', 'status', 'error', 'decode_factor', 'source_width', 'source_height',
   'crop_x', 'crop_y', 'crop_width', 'crop_height', 'scale',
-  'retina_found', 'retina_fraction', 'field_coverage', 'exposure_mean', 'dark_fraction', 'saturated_fraction',
+  'retina_found', 'retina_fraction', 'mask_solidity', 'exposure_mean', 'dark_fraction', 'saturated_fraction',
   'laplacian_std', 'sharpness', 'gradable', 'reasons',
 ] as const;
 
@@ -222,7 +222,7 @@ export function manifestCsv(records: BatchRecord[]): string {
     const row = [
       r.id, r.source, r.output ?? '', r.status, r.error ?? '', g?.decodeFactor, g?.sourceWidth, g?.sourceHeight,
       g?.crop.x, g?.crop.y, g?.crop.width, g?.crop.height, g?.scale,
-      q ? (q.retinaFound ? 1 : 0) : '', q?.retinaFraction, q?.fieldCoverage, q?.exposure.mean, q?.exposure.darkFraction, q?.exposure.saturatedFraction,
+      q ? (q.retinaFound ? 1 : 0) : '', q?.retinaFraction, q?.maskSolidity, q?.exposure.mean, q?.exposure.darkFraction, q?.exposure.saturatedFraction,
       q?.blur.laplacianStd, q?.blur.sharpness, q ? (q.gradable ? 1 : 0) : r.status === 'failed' ? 0 : '', q?.reasons.join('; '),
     ];
     lines.push(row.map(csvField).join(','));

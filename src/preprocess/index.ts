@@ -34,6 +34,7 @@ export {
   morphologyOpen,
   largestConnectedComponent,
   minEnclosingCircle,
+  convexHullFill,
 } from './mask.ts';
 export { clahe } from './clahe.ts';
 export { rgbToLab, labToRgb, greenEmphasis } from './color.ts';

@@ -1,6 +1,6 @@
 /**
  * The fundus preprocessing pipeline of the reference study, each step a switch:
- *  1. retina mask (mask.ts), outside set to 0;
+ *  1. retina mask (mask.ts; with a convex-hull fill we added, see there), outside set to 0;
  *  2. crop to the mask's bounding box, zero-pad to a square (geometry.ts);
  *  3. CLAHE on L of Lab, clip 2.0, 8x8 tiles (clahe.ts, color.ts);
  *  4. green-channel emphasis 0.1R + 0.8G + 0.1B on all three channels (color.ts);
@@ -16,7 +16,7 @@ import { clahe } from './clahe.ts';
 import { greenEmphasis, labToRgb, rgbToLab } from './color.ts';
 import { cropAndPad, fitSquare, padToSquare, resizeAndPad, type PreprocessGeometry } from './geometry.ts';
 import { boundingBox, CIRCLE_SHRINK, retinaMask, type Box, type Circle } from './mask.ts';
-import { fieldCoverage, qualityScore, type QualityReport } from './quality.ts';
+import { qualityScore, type QualityReport } from './quality.ts';
 
 export const PreprocessConfigSchema = z
   .object({
@@ -107,13 +107,13 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   // 1. retina mask
   let mask: Uint8Array;
   let circle: Circle | null = null;
-  let coverage = 1;
+  let solidity = 1;
   let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
   if (config.mask) {
     const rm = retinaMask(img, { source: opts.source });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
-    coverage = fieldCoverage(rm.area, width, height, circle.cx, circle.cy, circle.r);
+    solidity = rm.solidity;
   } else {
     mask = new Uint8Array(width * height).fill(255);
   }
@@ -130,7 +130,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   }
   if (config.mask) zeroOutside(work, mask); // step 1's "outside set to 0", done on the smaller crop
   const cropped = work;
-  const quality = qualityScore(cropped, mask, width * height, coverage);
+  const quality = qualityScore(cropped, mask, width * height, solidity);
   const steps: PreprocessSteps | undefined = opts.keepSteps
     ? { mask: { width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, cropped: { ...cropped, data: cropped.data.slice() } }
     : undefined;

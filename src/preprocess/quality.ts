@@ -6,10 +6,9 @@
  *
  * Thresholds (documented here, the one place they live):
  *  - retinaFraction < 0.10 of the frame: "retina too small";
- *  - fieldCoverage < 0.90: "retina mask incomplete". fieldCoverage = mask pixels / pixels of the
- *    (0.98-shrunk) field circle inside the frame. Otsu on the green channel splits a photograph
- *    with a dark periphery or a dark half INSIDE the retina, and the mask then loses that part
- *    (seen on IDRiD); such an image is flagged rather than silently half-blanked;
+ *  - maskSolidity < 0.85: "uneven illumination". maskSolidity = share of the retina mask above
+ *    the Otsu threshold (the rest was dark and filled in by the mask's convex hull). A dark
+ *    periphery or half (4 of the 20 IDRiD photographs) shows up here;
  *  - mean brightness inside the retina ((R+G+B)/3/255) < 0.08: "underexposed", > 0.85: "overexposed";
  *  - more than 30% of retina pixels with max(R,G,B) <= 10: "large dark area";
  *  - more than 10% of retina pixels with green >= 250: "saturated" (green carries the lesion
@@ -28,7 +27,7 @@ import { channel } from './mask.ts';
 export const QUALITY_SIZE = 256;
 export const QUALITY_THRESHOLDS = {
   minRetinaFraction: 0.1,
-  minFieldCoverage: 0.9,
+  minMaskSolidity: 0.85,
   minMeanBrightness: 0.08,
   maxMeanBrightness: 0.85,
   maxDarkFraction: 0.3,
@@ -40,8 +39,8 @@ export interface QualityReport {
   retinaFound: boolean;
   /** Retina pixels / all pixels of the source frame. */
   retinaFraction: number;
-  /** Mask pixels / pixels of the field circle inside the frame (1 with the mask off). */
-  fieldCoverage: number;
+  /** Share of the retina mask above the Otsu threshold (1 with the mask off). */
+  maskSolidity: number;
   exposure: { mean: number; darkFraction: number; saturatedFraction: number };
   blur: { laplacianStd: number; sharpness: number };
   gradable: boolean;
@@ -53,7 +52,7 @@ export function ungradableNoRetina(): QualityReport {
   return {
     retinaFound: false,
     retinaFraction: 0,
-    fieldCoverage: 0,
+    maskSolidity: 0,
     exposure: { mean: 0, darkFraction: 1, saturatedFraction: 0 },
     blur: { laplacianStd: 0, sharpness: 0 },
     gradable: false,
@@ -64,9 +63,9 @@ export function ungradableNoRetina(): QualityReport {
 /**
  * `img` is the masked photograph (crop/pad already applied or not), `mask` its 0/255 retina
  * mask of the same geometry, `frameArea` the number of pixels of the original frame in the same
- * units (to report the retina's share of it), `fieldCoverage` as computed by fieldCoverage().
+ * units (to report the retina's share of it), `maskSolidity` from retinaMask().
  */
-export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number, fieldCoverage = 1): QualityReport {
+export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number, maskSolidity = 1): QualityReport {
   let n = 0, sum = 0, dark = 0, sat = 0;
   const d = img.data;
   for (let i = 0, j = 0; i < mask.length; i++, j += 3) {
@@ -108,7 +107,7 @@ export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number,
   const t = QUALITY_THRESHOLDS;
   const reasons: string[] = [];
   if (retinaFraction < t.minRetinaFraction) reasons.push(`retina too small (${(100 * retinaFraction).toFixed(1)}% of the frame)`);
-  if (fieldCoverage < t.minFieldCoverage) reasons.push(`retina mask incomplete (${(100 * fieldCoverage).toFixed(0)}% of the field circle)`);
+  if (maskSolidity < t.minMaskSolidity) reasons.push(`uneven illumination (${(100 * (1 - maskSolidity)).toFixed(0)}% of the retina below the mask threshold)`);
   if (mean < t.minMeanBrightness) reasons.push(`underexposed (mean ${mean.toFixed(3)})`);
   if (mean > t.maxMeanBrightness) reasons.push(`overexposed (mean ${mean.toFixed(3)})`);
   if (darkFraction > t.maxDarkFraction) reasons.push(`large dark area (${(100 * darkFraction).toFixed(0)}% of the retina)`);
@@ -117,7 +116,7 @@ export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number,
   return {
     retinaFound: true,
     retinaFraction,
-    fieldCoverage,
+    maskSolidity,
     exposure: { mean, darkFraction, saturatedFraction },
     blur: { laplacianStd, sharpness },
     gradable: reasons.length === 0,
@@ -125,17 +124,3 @@ export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number,
   };
 }
 
-/** Mask pixels / pixels inside the circle (cx, cy, r) that lie in the width x height frame. */
-export function fieldCoverage(maskArea: number, width: number, height: number, cx: number, cy: number, r: number): number {
-  let inside = 0;
-  const r2 = r * r;
-  const y0 = Math.max(0, Math.ceil(cy - r));
-  const y1 = Math.min(height - 1, Math.floor(cy + r));
-  for (let y = y0; y <= y1; y++) {
-    const half = Math.sqrt(Math.max(0, r2 - (y - cy) * (y - cy)));
-    const x0 = Math.max(0, Math.ceil(cx - half));
-    const x1 = Math.min(width - 1, Math.floor(cx + half));
-    if (x1 >= x0) inside += x1 - x0 + 1;
-  }
-  return inside > 0 ? Math.min(1, maskArea / inside) : 0;
-}

@@ -21,12 +21,12 @@ for (const name of CASES) {
       const out = preprocessFundus(img, variantConfig(v));
       assert.equal(out.image.width, v.size);
       assert.equal(out.image.height, v.size);
-      // Lab->RGB is within 1 of OpenCV (its 8-bit path uses other tables), so ~4% of values are
+      // Lab->RGB is within 1 of OpenCV (its 8-bit path uses other tables), so 3-5% of values are
       // off by one; Ben Graham multiplies the Gaussian's rounding (OpenCV: fixed point) by 4.
       const tol = v.ben ? 8 : 1;
       const d = diffStats(out.image.data, ref.data, tol);
       assert.ok(d.over <= ref.data.length * 0.0005, `${variant}: ${d.over} values beyond ${tol} (max ${d.max})`);
-      assert.ok(d.differing <= ref.data.length * (v.ben ? 0.25 : 0.05), `${variant}: ${d.differing} values differ`);
+      assert.ok(d.differing <= ref.data.length * (v.ben ? 0.25 : 0.06), `${variant}: ${d.differing} values differ`);
     }
   });
 }

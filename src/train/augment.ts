@@ -1,8 +1,8 @@
 /**
  * On-the-fly training augmentation of preprocessed fundus images: flips, rotation, scale and
  * shift (one affine warp done by sharp/libvips, bilinear), then brightness, contrast and gamma
- * applied inside the retina only. Everything outside the (warped) retina stays black, as after
- * preprocessing, so the network never learns from the border.
+ * applied inside the retina only (the pixels that are not black). Everything outside the warped
+ * retina stays black, as after preprocessing, so the network never learns from the border.
  *
  * Each image's parameters come from its own Rng seeded by (run seed, epoch, sample index): the
  * draws do not depend on the order images are loaded in, so parallel loading and resumed runs
@@ -62,29 +62,27 @@ export function retinaOf(img: RgbImage): Uint8Array {
 
 /**
  * Warp with the 2x2 matrix (flips, rotation, scale) about the image centre, then shift; the
- * output keeps the input size. libvips' affine writes the bounding box of the transformed image;
- * its centre is the transformed centre, so we cut the size x size window around it (moved by
- * the shift), padding with black where the window leaves the box.
+ * output keeps the input size. libvips' affine writes the bounding box of the transformed image,
+ * centred on the transformed centre, so we cut the size x size window around it (moved by the
+ * shift), padding with black where the window leaves the box. libvips' pixel-corner convention
+ * can leave the result up to one pixel off the exact centre (a flip lands one pixel over):
+ * for augmentation that is one more pixel of shift.
  */
-async function warp(data: Uint8Array, width: number, height: number, channels: 1 | 3, m: [[number, number], [number, number]], shiftX: number, shiftY: number, interpolator: 'bilinear' | 'nearest'): Promise<Uint8Array> {
-  const { data: out, info } = await sharp(data, { raw: { width, height, channels } })
-    .affine(m, { background: { r: 0, g: 0, b: 0 }, interpolator: interpolator === 'bilinear' ? sharp.interpolators.bilinear : sharp.interpolators.nearest })
+async function warp(img: RgbImage, m: [[number, number], [number, number]], shiftX: number, shiftY: number): Promise<Uint8Array> {
+  const { width, height } = img;
+  const { data: out, info } = await sharp(img.data, { raw: { width, height, channels: 3 } })
+    .affine(m, { background: { r: 0, g: 0, b: 0 }, interpolator: sharp.interpolators.bilinear })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const oc = info.channels;
-  const res = new Uint8Array(width * height * channels);
-  const x0 = Math.round((info.width - width) / 2) - shiftX;
-  const y0 = Math.round((info.height - height) / 2) - shiftY;
+  const res = new Uint8Array(width * height * 3);
+  const x0 = Math.floor((info.width - width) / 2) - shiftX;
+  const y0 = Math.floor((info.height - height) / 2) - shiftY;
   for (let y = 0; y < height; y++) {
     const sy = y + y0;
     if (sy < 0 || sy >= info.height) continue;
-    for (let x = 0; x < width; x++) {
-      const sx = x + x0;
-      if (sx < 0 || sx >= info.width) continue;
-      const s = (sy * info.width + sx) * oc;
-      const d = (y * width + x) * channels;
-      for (let c = 0; c < channels; c++) res[d + c] = out[s + c];
-    }
+    const xFrom = Math.max(0, -x0);
+    const xTo = Math.min(width, info.width - x0);
+    if (xTo > xFrom) res.set(out.subarray((sy * info.width + x0 + xFrom) * 3, (sy * info.width + x0 + xTo) * 3), (y * width + xFrom) * 3);
   }
   return res;
 }
@@ -102,10 +100,10 @@ export async function applyAugment(img: RgbImage, p: AugmentParams): Promise<Rgb
     [cos * fx, -sin * fy],
     [sin * fx, cos * fy],
   ];
-  const [rgb, mask] = await Promise.all([
-    warp(img.data, width, height, 3, m, p.shiftX, p.shiftY, 'bilinear'),
-    warp(retinaOf(img), width, height, 1, m, p.shiftX, p.shiftY, 'nearest'),
-  ]);
+  const rgb = await warp(img, m, p.shiftX, p.shiftY);
+  // The background is black before and after the warp, so the warped retina is where the
+  // warped image is not black.
+  const mask = retinaOf({ width, height, channels: 3, data: rgb });
   // Photometric changes inside the retina: contrast about the retina's mean, brightness as a
   // gain, then gamma on [0, 1] (torchvision's adjust_* order: brightness, contrast, gamma).
   let sum = 0;

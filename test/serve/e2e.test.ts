@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -31,6 +31,18 @@ const PROBABILITY_TOLERANCE = 1e-5;
 const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (apt-get install -y chromium); end-to-end page tests skipped`;
 if (skip) console.log(`# ${skip}`);
 
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const f of readdirSync(dir, { recursive: true })) newest = Math.max(newest, statSync(path.join(dir, String(f))).mtimeMs);
+  return newest;
+}
+function pageIsStale(): boolean {
+  const built = path.join(DEFAULT_WEB_ROOT, 'index.html');
+  if (!existsSync(built)) return true;
+  const sources = Math.max(newestMtime(path.join(ROOT, 'src')), newestMtime(path.join(ROOT, 'web', 'src')), statSync(path.join(ROOT, 'web', 'index.html')).mtimeMs);
+  return sources > statSync(built).mtimeMs;
+}
+
 describe('screening page in headless Chromium', { skip }, () => {
   let app: FastifyInstance;
   let base: string;
@@ -38,7 +50,9 @@ describe('screening page in headless Chromium', { skip }, () => {
   let png: Buffer;
 
   before(async () => {
-    if (!existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
+    // The page bundles src/preprocess at build time: rebuild when any source is newer than the
+    // build, or the browser would run yesterday's preprocessing.
+    if (pageIsStale()) {
       const built = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
       assert.equal(built.status, 0, 'npm run build:web failed');
     }
@@ -149,7 +163,7 @@ describe('screening page in headless Chromium', { skip }, () => {
       assert.ok(reached, 'Tab never reached the drop zone');
       const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
       assert.notEqual(outline, 'none');
-      const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press(key)]);
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 15_000 }), page.keyboard.press(key)]);
       assert.ok(chooser.isMultiple(), key);
       await page.close();
     }

@@ -33,4 +33,12 @@ test('decodeImage round-trips a PNG and rejects bad input with a named file', as
   const jpg = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toBuffer();
   await assert.rejects(decodeImage(jpg.subarray(0, jpg.length >> 1), 't.jpg'), (e: unknown) => e instanceof DrXaiError && /corrupt/.test(e.message));
   await assert.rejects(decodeImage(jpg, 'big.jpg', { maxPixels: 100 }), /too large/);
+  // Each kind of bad input is tagged, so callers (the HTTP API) need not parse the wording.
+  const kindOf = (p: Promise<unknown>) => p.then(() => 'none', (e: DrXaiError) => e.kind);
+  assert.equal(await kindOf(decodeImage(new Uint8Array(0), 'e')), 'empty');
+  assert.equal(await kindOf(decodeImage(Buffer.from('text'), 't')), 'not-an-image');
+  assert.equal(await kindOf(decodeImage(grey, 'g')), 'greyscale');
+  assert.equal(await kindOf(decodeImage(png16, 'd')), 'unsupported-depth');
+  assert.equal(await kindOf(decodeImage(jpg.subarray(0, jpg.length >> 1), 't')), 'corrupt');
+  assert.equal(await kindOf(decodeImage(jpg, 'b', { maxPixels: 100 })), 'too-large');
 });

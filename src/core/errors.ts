@@ -3,13 +3,29 @@
  * The CLI prints `message` as a single line and exits non-zero; `where` names the file
  * (and line, when known) so the user can go straight to the problem.
  */
+/**
+ * What kind of bad input an error is about, for callers that answer differently per kind (the
+ * HTTP API maps them to 400/413/415) without parsing the wording of the message.
+ */
+export type InputErrorKind =
+  | 'empty'
+  | 'not-an-image'
+  | 'corrupt'
+  | 'too-large'
+  | 'unsupported-depth'
+  | 'greyscale'
+  | 'transparent'
+  | 'no-retina';
+
 export class DrXaiError extends Error {
   readonly where?: string;
-  constructor(message: string, where?: { file?: string; line?: number }) {
+  readonly kind?: InputErrorKind;
+  constructor(message: string, where?: { file?: string; line?: number; kind?: InputErrorKind }) {
     const loc = where?.file ? `${where.file}${where.line !== undefined ? `:${where.line}` : ''}` : undefined;
     super(loc ? `${loc}: ${message}` : message);
     this.name = 'DrXaiError';
     this.where = loc;
+    this.kind = where?.kind;
   }
 }
 

@@ -42,28 +42,28 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
  */
 export async function decodeImage(bytes: Uint8Array, source: string, limits: ImageLimits = {}): Promise<RgbImage> {
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (bytes.length === 0) throw new DrXaiError('empty file (0 bytes)', { file: source });
+  if (bytes.length === 0) throw new DrXaiError('empty file (0 bytes)', { file: source, kind: 'empty' });
   const format = sniffImageFormat(bytes);
-  if (!format) throw new DrXaiError('not a recognised image (expected PNG, JPEG, TIFF or WebP)', { file: source });
+  if (!format) throw new DrXaiError('not a recognised image (expected PNG, JPEG, TIFF or WebP)', { file: source, kind: 'not-an-image' });
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new DrXaiError(`corrupt ${format.toUpperCase()} (${(e as Error).message.split('\n')[0]})`, { file: source });
+    throw new DrXaiError(`corrupt ${format.toUpperCase()} (${(e as Error).message.split('\n')[0]})`, { file: source, kind: 'corrupt' });
   }
   const { width = 0, height = 0 } = meta;
   if (width * height > maxPixels) {
     throw new DrXaiError(
       `image too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels (limit ${(maxPixels / 1e6).toFixed(0)})`,
-      { file: source },
+      { file: source, kind: 'too-large' },
     );
   }
   if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') {
-    throw new DrXaiError(`unsupported bit depth (${meta.depth}); an 8-bit colour photograph is needed`, { file: source });
+    throw new DrXaiError(`unsupported bit depth (${meta.depth}); an 8-bit colour photograph is needed`, { file: source, kind: 'unsupported-depth' });
   }
   const colourChannels = (meta.channels ?? 0) - (meta.hasAlpha ? 1 : 0);
   if (colourChannels < 3 || meta.space === 'b-w' || meta.space === 'grey16') {
-    throw new DrXaiError('greyscale image; a colour fundus photograph is needed', { file: source });
+    throw new DrXaiError('greyscale image; a colour fundus photograph is needed', { file: source, kind: 'greyscale' });
   }
   let raw: { data: Buffer; info: OutputInfo };
   try {
@@ -71,14 +71,14 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
     if (meta.hasAlpha) {
       const alpha = await sharp(bytes, { failOn: 'truncated' }).extractChannel('alpha').stats();
       if (alpha.channels[0].min < 255) {
-        throw new DrXaiError('image has transparent pixels; a plain RGB photograph is needed', { file: source });
+        throw new DrXaiError('image has transparent pixels; a plain RGB photograph is needed', { file: source, kind: 'transparent' });
       }
     }
     raw = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     if (e instanceof DrXaiError) throw e;
     const reason = (e as Error).message.split('\n')[0];
-    throw new DrXaiError(`corrupt or truncated image (${reason})`, { file: source });
+    throw new DrXaiError(`corrupt or truncated image (${reason})`, { file: source, kind: 'corrupt' });
   }
   if (raw.info.channels !== 3) {
     throw new DrXaiError(`decoded to ${raw.info.channels} channels, expected 3`, { file: source });

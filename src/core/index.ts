@@ -1,4 +1,4 @@
-export { DrXaiError, isUserError } from './errors.ts';
+export { DrXaiError, isUserError, type InputErrorKind } from './errors.ts';
 export { Rng } from './rng.ts';
 export { writeFileAtomic, readFileOrFail, assertDirectory } from './fs.ts';
 export { progressBar, type Progress } from './progress.ts';

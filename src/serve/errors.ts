@@ -1,8 +1,9 @@
 /**
  * HTTP status for each kind of bad upload. decodeImage (src/core) raises one DrXaiError per kind
- * of bad image; the kinds are told apart here by their wording, and test/serve/bad-input.test.ts
- * sends one file of each kind so a change of wording in core shows up as a failing test.
+ * of bad image and tags it with its `kind`; test/serve/bad-input.test.ts sends one file of each.
  */
+import type { DrXaiError } from '../core/index.ts';
+
 export interface HttpProblem {
   statusCode: number;
   error: string;
@@ -23,8 +24,17 @@ export function problem(statusCode: number, message: string): HttpProblem {
 }
 
 /** 413 over the pixel limit, 415 not an image or an image kind we refuse, 400 empty or corrupt. */
-export function decodeProblem(message: string): HttpProblem {
-  if (/image too large/.test(message)) return problem(413, message);
-  if (/not a recognised image|unsupported bit depth|greyscale image|transparent pixels/.test(message)) return problem(415, message);
-  return problem(400, message);
+export function decodeProblem(error: DrXaiError): HttpProblem {
+  const message = error.message;
+  switch (error.kind) {
+    case 'too-large':
+      return problem(413, message);
+    case 'not-an-image':
+    case 'unsupported-depth':
+    case 'greyscale':
+    case 'transparent':
+      return problem(415, message);
+    default:
+      return problem(400, message);
+  }
 }

@@ -64,7 +64,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
   try {
     img = await decodeImage(job.bytes, 'upload', { maxPixels: job.maxPixels });
   } catch (e) {
-    if (isUserError(e)) return { ok: false, problem: decodeProblem(e.message) };
+    if (isUserError(e)) return { ok: false, problem: decodeProblem(e) };
     throw e;
   }
   const image = { format: sniffImageFormat(job.bytes) ?? 'unknown', width: img.width, height: img.height };

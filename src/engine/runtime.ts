@@ -99,6 +99,8 @@ export interface TrainingSessionOptions extends RuntimeOptions {
   extraOutputs?: string[];
   /** BatchNormalization running-stat momentum, PyTorch convention (default 0.1). */
   bnMomentum?: number;
+  /** 'train' (default): batch statistics, running stats updated; 'eval': frozen BatchNorm (fine-tuning). */
+  batchNorm?: 'train' | 'eval';
 }
 
 /**
@@ -136,7 +138,7 @@ export class TrainingSession {
 
   static async create(forward: Graph, opts: TrainingSessionOptions): Promise<TrainingSession> {
     const params = opts.params ?? defaultParams(forward);
-    const training = buildTrainingGraph(forward, { loss: opts.loss, wrt: params, extraOutputs: opts.extraOutputs });
+    const training = buildTrainingGraph(forward, { loss: opts.loss, wrt: params, extraOutputs: opts.extraOutputs, batchNorm: opts.batchNorm });
     const session = await createSession(training.graph, opts);
     return new TrainingSession(forward, training, session, opts);
   }
@@ -186,7 +188,7 @@ export class TrainingSession {
         rv[c] = (1 - m) * rv[c] + m * variance[c] * unbias;
       }
     }
-    this.batchesTracked++;
+    if (stats.length) this.batchesTracked++;
   }
 
   /**

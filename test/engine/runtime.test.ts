@@ -169,3 +169,15 @@ test('EfficientNet with drop-path and dropout: masks are inputs for training, go
   assert.deepEqual(ex.graph.inputs.map((v) => v.name), ['image']);
   assert.ok(!ex.graph.nodes.some((n) => n.op === 'BatchNormalization'));
 });
+
+test('frozen BatchNorm (batchNorm: eval) trains without touching the running statistics', async () => {
+  const m = tinyCnn({ numClasses: 2, batch: 2, imageSize: 32, seed: 2 });
+  const loss = addLoss(m, { kind: 'bce' });
+  const s = await TrainingSession.create(m.graph, { loss, batchNorm: 'eval', threads: 1 });
+  assert.equal(s.training.batchNorm.length, 0);
+  const before = Float32Array.from(s.state.get('bn1.running_var')!);
+  const r = await s.step(randomBatch(new Rng(3), 2, 32, 2));
+  assert.ok(Number.isFinite(r.loss) && r.grads.get('conv_stem.weight')!.some((v) => v !== 0));
+  assert.deepEqual(s.state.get('bn1.running_var'), before);
+  await s.release();
+});

@@ -14,11 +14,11 @@ import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
 import { loadModel } from '../models/index.ts';
 import { resolveTrainConfig } from './config.ts';
-import { preprocessConfigOf, preprocessingLoader } from './images.ts';
+import { preparePreprocessed, preprocessConfigOf } from './images.ts';
 import { train, type TrainResult } from './trainer.ts';
 
 export interface DemoOptions {
-  /** Everything goes here (default artifacts/demo); its data/, run/, evaluation/ and cam/ are replaced. */
+  /** Everything goes here (default artifacts/demo); its data/, preprocessed/, run/, evaluation/ and cam/ are replaced. */
   outDir: string;
   /** Shown in the report and on the explanation boards. */
   disclaimer: string;
@@ -42,7 +42,7 @@ export interface DemoResult {
   seconds: number;
 }
 
-const SUBDIRS = ['data', 'run', 'evaluation', 'cam'];
+const SUBDIRS = ['data', 'preprocessed', 'run', 'evaluation', 'cam'];
 
 /** Run predictions over samples in batches with a loaded package. */
 async function scores(modelPath: string, samples: Sample[], images: Map<string, RgbImage>): Promise<number[]> {
@@ -125,9 +125,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const images = await timed(
     'preprocess',
     async () => {
-      const load = preprocessingLoader(preprocess);
+      const prepared = await preparePreprocessed(all, preprocess, { outDir: path.join(out, 'preprocessed'), cacheDir: path.join(out, '.preprocess-cache'), quiet: true });
       const m = new Map<string, RgbImage>();
-      for (const s of all) m.set(s.id, await load(s));
+      for (const s of all) m.set(s.id, await prepared.load(s));
       return m;
     },
     (m) => `${m.size} images -> ${imgSize} px (retina mask, crop, CLAHE, green emphasis)`,

@@ -7,5 +7,5 @@ export { applyAugment, drawAugment, sampleSeed, retinaOf, type AugmentParams } f
 export { ImageStore, epochOrder, makeBatch, outputsFor, targetsFor, type ImageLoader, type Batch } from './data.ts';
 export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';
-export { preprocessConfigOf, preprocessingLoader } from './images.ts';
+export { preprocessConfigOf, preparePreprocessed, sharedCacheDir, type PreparedImages } from './images.ts';
 export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';

@@ -13,7 +13,7 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('the whole chain on generated phantom images in a few minutes: data, split, preprocessing, training, evaluation, explanations, report')
-    .option('--out <dir>', 'output folder (its data/, run/, evaluation/, cam/ are replaced)', 'artifacts/demo')
+    .option('--out <dir>', 'output folder (its data/, preprocessed/, run/, evaluation/, cam/ are replaced)', 'artifacts/demo')
     .option('--n <count>', 'phantom images', '480')
     .option('--epochs <n>', 'training epochs', '12')
     .option('--seed <n>', 'random seed', '42')

@@ -42,3 +42,16 @@ test('decodeImage round-trips a PNG and rejects bad input with a named file', as
   assert.equal(await kindOf(decodeImage(jpg.subarray(0, jpg.length >> 1), 't')), 'corrupt');
   assert.equal(await kindOf(decodeImage(jpg, 'b', { maxPixels: 100 })), 'too-large');
 });
+
+test('toCsv quotes only where RFC 4180 needs it and round-trips through csv-parse', async () => {
+  const { toCsv } = await import('../src/core/index.ts');
+  const { parse } = await import('csv-parse/sync');
+  const rows = [['a,b', 1.5, null], [' padded', true, 'say "hi"'], ['plain', undefined, 0]];
+  const text = toCsv(['x', 'y', 'z'], rows, { nullAs: 'NA' });
+  assert.equal(text, 'x,y,z\n"a,b",1.5,NA\n" padded",true,"say ""hi"""\nplain,NA,0\n');
+  assert.deepEqual(parse(text, { columns: true }), [
+    { x: 'a,b', y: '1.5', z: 'NA' },
+    { x: ' padded', y: 'true', z: 'say "hi"' },
+    { x: 'plain', y: 'NA', z: '0' },
+  ]);
+});

@@ -91,8 +91,3 @@ export function headerHas(firstLine: string | null, columns: readonly string[]):
   const cells = new Set(firstLine.split(',').map((c) => normaliseHeader(c.replace(/^"|"$/g, ''))));
   return columns.every((c) => cells.has(normaliseHeader(c)));
 }
-
-/** Quote a CSV field when it needs it (RFC 4180). */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) || value !== value.trim() ? `"${value.replace(/"/g, '""')}"` : value;
-}

@@ -1,5 +1,5 @@
-import { DrXaiError, writeFileAtomic } from '../core/index.ts';
-import { csvField, readCsvTable } from './csv.ts';
+import { DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
+import { readCsvTable } from './csv.ts';
 import { SPLIT_NAMES, type SplitAssignment, type SplitName } from './split.ts';
 import type { Dataset, Sample } from './types.ts';
 
@@ -17,14 +17,8 @@ export const SPLIT_CSV_COLUMNS = ['id', 'split', 'grade', 'group'] as const;
 
 /** Write a split file atomically. */
 export async function writeSplitCsv(file: string, assignment: SplitAssignment): Promise<void> {
-  const lines = [SPLIT_CSV_COLUMNS.join(',')];
-  for (const split of SPLIT_NAMES) {
-    for (const s of assignment[split]) {
-      const group = assignment.groupOf.get(s.id) ?? s.id;
-      lines.push([csvField(s.id), split, s.grade === null ? '' : String(s.grade), csvField(group)].join(','));
-    }
-  }
-  await writeFileAtomic(file, `${lines.join('\n')}\n`);
+  const rows = SPLIT_NAMES.flatMap((split) => assignment[split].map((s) => [s.id, split, s.grade, assignment.groupOf.get(s.id) ?? s.id]));
+  await writeFileAtomic(file, toCsv(SPLIT_CSV_COLUMNS, rows));
 }
 
 /**

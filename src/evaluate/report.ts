@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DrXaiError, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
 import { DISCLAIMER } from '../cli/disclaimer.ts';
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
@@ -177,29 +177,20 @@ function toRow(e: SplitEvaluation): MetricsRow {
   };
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break. Null is written as NA. */
-function csvField(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return 'NA';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-const csvLine = (fields: Array<string | number | null | undefined>) => fields.map(csvField).join(',') + '\n';
-
 function summaryCsv(rows: MetricsRow[], grade: boolean): string {
   const cols: string[] = [...SUMMARY_COLUMNS, ...(grade ? ['qwk'] : [])];
-  return csvLine(cols) + rows.map((r) => csvLine(cols.map((c) => (r as unknown as Record<string, number | string | null>)[c]))).join('');
+  return toCsv(cols, rows.map((r) => cols.map((c) => (r as unknown as Record<string, number | string | null>)[c])), { nullAs: 'NA' });
 }
 
 function predictionsCsv(prepared: PreparedSplit[], threshold: number, grade: boolean): string {
   const gradeCols = grade ? ['grade', 'predicted_grade', ...Array.from({ length: NUM_GRADES }, (_, g) => `p_grade${g}`)] : [];
-  let out = csvLine(['split', 'id', 'label', 'score', 'decision', ...gradeCols]);
-  for (const p of prepared) {
-    for (let i = 0; i < p.ids.length; i++) {
+  const rows = prepared.flatMap((p) =>
+    p.ids.map((id, i) => {
       const extra = grade ? [p.grades![i], p.predictedGrades![i], ...p.gradeProbs![i]] : [];
-      out += csvLine([p.name, p.ids[i], p.labels[i], p.scores[i], p.scores[i] >= threshold ? 1 : 0, ...extra]);
-    }
-  }
-  return out;
+      return [p.name, id, p.labels[i], p.scores[i], p.scores[i] >= threshold ? 1 : 0, ...extra];
+    }),
+  );
+  return toCsv(['split', 'id', 'label', 'score', 'decision', ...gradeCols], rows, { nullAs: 'NA' });
 }
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(3) : String(x));

@@ -4,13 +4,13 @@
  * deletion/insertion faithfulness of each map against a random pixel order.
  */
 import path from 'node:path';
-import { Rng, progressBar, writeFileAtomic } from '../core/index.ts';
+import { Rng, progressBar, toCsv, writeFileAtomic } from '../core/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
 import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
 import { faithfulnessCurves } from './faithfulness.ts';
 import { preprocessFile } from './lesions.ts';
-import { csvCell, imageAndOverlay, shrink } from './pictures.ts';
+import { imageAndOverlay, shrink, sixDigits } from './pictures.ts';
 import { REFERABLE_TARGET, targetLabel, type CamTarget } from './targets.ts';
 
 export interface CamCase {
@@ -111,13 +111,15 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
     };
   }
   const header = ['id', 'grade', 'probability', 'decision', 'deletion_auc', 'insertion_auc', 'random_deletion_auc', 'random_insertion_auc'];
-  const csv = [header.join(',')];
-  for (const r of results) {
-    const f = r.faithfulness;
-    csv.push([r.id, r.grade, r.probability, r.decision, f?.deletionAuc ?? null, f?.insertionAuc ?? null, f?.randomDeletionAuc ?? null, f?.randomInsertionAuc ?? null].map((v) => csvCell(v)).join(','));
-  }
+  const csv = toCsv(
+    header,
+    results.map((r) => {
+      const f = r.faithfulness;
+      return [r.id, r.grade, r.probability, r.decision, f?.deletionAuc, f?.insertionAuc, f?.randomDeletionAuc, f?.randomInsertionAuc].map(sixDigits);
+    }),
+  );
   const csvFile = path.join(opts.outDir, 'cams.csv');
-  await writeFileAtomic(csvFile, csv.join('\n') + '\n');
+  await writeFileAtomic(csvFile, csv);
   files.push(csvFile);
   return report;
 }

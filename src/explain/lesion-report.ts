@@ -5,12 +5,12 @@
  * and cases/<id>.png.
  */
 import path from 'node:path';
-import { Rng, progressBar, writeFileAtomic } from '../core/index.ts';
+import { Rng, progressBar, toCsv, writeFileAtomic, type CsvValue } from '../core/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
 import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
 import { listLesionCases, prepareLesionCase, MASK_KINDS, type MaskKind } from './lesions.ts';
-import { csvCell, imageAndOverlay, shrink } from './pictures.ts';
+import { imageAndOverlay, shrink, sixDigits } from './pictures.ts';
 import { LESION_KINDS, anyLesion, centreGaussianHeatmap, randomHeatmap, scoreHeatmap, summariseScores, type HeatScore, type ScoreSummary } from './score.ts';
 import { REFERABLE_TARGET, targetLabel, type CamTarget } from './targets.ts';
 
@@ -133,21 +133,18 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
     '',
   ].join('\n');
   const header = ['id', 'map', 'probability', 'pointing_hit', 'max_x', 'max_y', ...LESION_KINDS.map((k) => `ratio_${k}`), 'ratio_any', 'od_heat_share', 'od_area_share', 'outside_retina', 'lesion_outside_retina_mask', ...MASK_KINDS.map((k) => `area_${k}`)];
-  const rows = [header.join(',')];
-  for (const r of results) {
-    for (const kind of MAP_KINDS) {
+  const rows = results.flatMap((r) =>
+    MAP_KINDS.map((kind) => {
       const s = r.scores[kind];
-      rows.push(
-        [r.id, kind, r.probability, s.pointingHit, s.maxAt.x, s.maxAt.y, ...LESION_KINDS.map((k) => s.energyRatio[k]), s.energyRatio.any, s.odHeatShare, s.odAreaShare, s.outsideRetina, r.lesionOutsideRetina, ...MASK_KINDS.map((k) => r.area[k])]
-          .map((v) => csvCell(v as string | number | boolean | null))
-          .join(','),
+      return [r.id, kind, r.probability, s.pointingHit, s.maxAt.x, s.maxAt.y, ...LESION_KINDS.map((k) => s.energyRatio[k]), s.energyRatio.any, s.odHeatShare, s.odAreaShare, s.outsideRetina, r.lesionOutsideRetina, ...MASK_KINDS.map((k) => r.area[k])].map((v) =>
+        sixDigits(v as CsvValue),
       );
-    }
-  }
+    }),
+  );
   const md = path.join(opts.outDir, 'cam_score.md');
   const csv = path.join(opts.outDir, 'cam_score.csv');
   const board = path.join(opts.outDir, 'board.png');
-  await writeFileAtomic(csv, rows.join('\n') + '\n');
+  await writeFileAtomic(csv, toCsv(header, rows));
   await writeFileAtomic(board, await composeBoard(cells, { title: `${explainer.method.name} on ${results.length} lesion photographs (white: lesions, magenta: optic disc)`, footer: [opts.disclaimer], columns: 4 }));
   await writeFileAtomic(md, markdown);
   files.push(csv, board, md);

@@ -1,6 +1,6 @@
 /** Small picture helpers shared by the CAM and lesion boards. */
 import sharp from 'sharp';
-import type { RgbImage } from '../core/index.ts';
+import type { CsvValue, RgbImage } from '../core/index.ts';
 import { drawContour, overlayHeat } from './overlay.ts';
 import { anyLesion, type LesionPlanes } from './score.ts';
 
@@ -31,9 +31,7 @@ export function imageAndOverlay(image: RgbImage, map: Float32Array, retina: Uint
   return [plain, over];
 }
 
-/** One CSV cell (RFC 4180 quoting when needed). */
-export function csvCell(v: string | number | boolean | null): string {
-  if (v === null) return '';
-  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(6)) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** A CSV value with non-integers cut to six significant digits (the tables' precision). */
+export function sixDigits(v: CsvValue): CsvValue {
+  return typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(6)) : v;
 }

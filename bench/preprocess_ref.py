@@ -4,13 +4,16 @@ src/preprocess (the reference study's steps), used two ways:
 
   * as a library by scripts/fixtures/make_preprocess_fixtures.py (reference outputs for tests);
   * as the reference side of `npm run bench:preprocess`:
-        /usr/bin/python3 bench/preprocess_ref.py --size 448 --reduce auto IMAGE...
-    prints one JSON line {"images": n, "seconds": s, "reduce": ...}.
+        /usr/bin/python3 bench/preprocess_ref.py --size 448 --reduce auto [--out DIR] IMAGE...
+    reads, preprocesses and (with --out) writes DIR/<name>.png (PNG compression level 6, as
+    ours) for every image, and prints one JSON line {"images": n, "seconds": s, "cpu_seconds": c, ...}.
+    The clock starts after the interpreter has started and cv2 is imported.
 
 A plain single-process loop, as the study's code would be; OpenCV may use its own threads.
 Images are kept in RGB order throughout (cv2.imread's BGR is converted once after decoding).
 """
 import json
+import os
 import sys
 import time
 
@@ -152,17 +155,21 @@ def reduce_factor(path, size):
     return f
 
 
+# sharp's PNG settings in src/core encodePng: zlib level 6 (cv2's default would be level 1).
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 6]
 READ_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def main(argv):
-    size, reduce_mode, paths = 448, 'auto', []
+    size, reduce_mode, out_dir, paths = 448, 'auto', None, []
     it = iter(argv)
     for a in it:
         if a == '--size':
             size = int(next(it))
         elif a == '--reduce':
             reduce_mode = next(it)
+        elif a == '--out':
+            out_dir = next(it)
         else:
             paths.append(a)
     t0 = time.perf_counter()
@@ -174,6 +181,10 @@ def main(argv):
         bgr = cv2.imread(p, READ_FLAGS[f])
         out = preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
         assert out.shape == (size, size, 3)
+        if out_dir is not None:
+            name = os.path.splitext(os.path.basename(p))[0] + '.png'
+            if not cv2.imwrite(os.path.join(out_dir, name), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), PNG_PARAMS):
+                raise OSError(f'cannot write {name}')
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
     print(json.dumps({'images': len(paths), 'seconds': dt, 'cpu_seconds': cpu, 'reduce': sorted(set(factors)), 'cv2': cv2.__version__, 'threads': cv2.getNumThreads()}))

@@ -20,6 +20,7 @@ export {
   type BatchRecord,
   type BatchSummary,
   PREPROCESS_CODE_VERSION,
+  PreprocessPool,
   runPreprocess,
 } from './batch.ts';
 export { writeBoard } from './board.ts';

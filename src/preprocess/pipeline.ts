@@ -84,6 +84,8 @@ export interface PreprocessOptions {
   decodeFactor?: number;
   sourceWidth?: number;
   sourceHeight?: number;
+  /** When given, milliseconds spent in each step are added to it under the step's name (profiling). */
+  timings?: Record<string, number>;
 }
 
 function zeroOutside(img: RgbImage, mask: Uint8Array): RgbImage {
@@ -103,6 +105,14 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   const f = opts.decodeFactor ?? 1;
   const sourceWidth = opts.sourceWidth ?? width * f;
   const sourceHeight = opts.sourceHeight ?? height * f;
+  const timings = opts.timings;
+  let lapStart = timings ? performance.now() : 0;
+  const lap = (step: string) => {
+    if (!timings) return;
+    const now = performance.now();
+    timings[step] = (timings[step] ?? 0) + now - lapStart;
+    lapStart = now;
+  };
 
   // 1. retina mask
   let mask: Uint8Array;
@@ -117,6 +127,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   } else {
     mask = new Uint8Array(width * height).fill(255);
   }
+  lap('mask');
   // 2. crop + pad to square
   let box: Box = { x: 0, y: 0, width, height };
   let pad = { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 };
@@ -130,7 +141,9 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   }
   if (config.mask) zeroOutside(work, mask); // step 1's "outside set to 0", done on the smaller crop
   const cropped = work;
+  lap('crop');
   const quality = qualityScore(cropped, mask, width * height, solidity);
+  lap('quality');
   const steps: PreprocessSteps | undefined = opts.keepSteps
     ? { mask: { width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, cropped: { ...cropped, data: cropped.data.slice() } }
     : undefined;
@@ -144,21 +157,25 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     for (let i = 0; i < n; i++) lab.data[3 * i] = Lc[i];
     work = zeroOutside(labToRgb(lab), mask);
     if (steps) steps.clahe = work;
+    lap('clahe');
   }
   // 4. green emphasis
   if (config.green) {
     work = zeroOutside(greenEmphasis(work), mask);
     if (steps) steps.green = work;
+    lap('green');
   }
   // 5. Ben Graham (radius of the retina circle, or half the long side with the mask off)
   if (config.benGraham) {
     work = zeroOutside(benGraham(work, circle ? circle.r : Math.max(width, height) / 2), mask);
     if (steps) steps.benGraham = work;
+    lap('benGraham');
   }
   // 6. resize + pad
   const fit = fitSquare(pad.paddedWidth, pad.paddedHeight, config.size);
   const image = resizeAndPad(work, fit, 'area');
   const outMask = resizeAndPad({ width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, fit, 'nearest').data;
+  lap('resize');
   const sx = fit.resizedWidth / pad.paddedWidth;
   const sy = fit.resizedHeight / pad.paddedHeight;
   const geometry: PreprocessGeometry = {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { DrXaiError } from '../../core/index.ts';
 import { CamExplainer, DEFAULT_POINTING_TOLERANCE, parseMethod, parseTarget, scoreLesionFolder } from '../../explain/index.ts';
 import { DISCLAIMER } from '../disclaimer.ts';
-import { intOption, parseVariant } from './cam.ts';
+import { parseVariant } from './cam.ts';
+import { numberOption } from '../options.ts';
 
 interface CamScoreCliOptions {
   model: string;
@@ -37,8 +38,8 @@ export function register(program: Command): void {
     .action(async (opts: CamScoreCliOptions) => {
       const tolerance = Number(opts.tolerance);
       if (opts.tolerance.trim() === '' || !(tolerance >= 0 && tolerance < 1)) throw new DrXaiError(`--tolerance must be a fraction in [0, 1), got '${opts.tolerance}'`);
-      const seed = intOption(opts.seed, '--seed');
-      const threads = opts.threads === undefined ? undefined : intOption(opts.threads, '--threads', 1);
+      const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
+      const threads = opts.threads === undefined ? undefined : numberOption(opts.threads, '--threads', { integer: true, min: 1 });
       const explainer = await CamExplainer.create(path.resolve(opts.model), { method: parseMethod(opts.method), variant: parseVariant(opts.variant), layer: opts.layer, threads });
       try {
         const target = parseTarget(opts.target, explainer.info.numClasses);

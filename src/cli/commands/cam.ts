@@ -4,6 +4,7 @@ import { DrXaiError } from '../../core/index.ts';
 import { loadDataset, parseFormat, readSplitCsv, SPLIT_NAMES, type SplitName } from '../../data/index.ts';
 import { CamExplainer, explainCases, parseMethod, parseTarget, pickBalanced, type CamVariant } from '../../explain/index.ts';
 import { DISCLAIMER } from '../disclaimer.ts';
+import { numberOption } from '../options.ts';
 
 interface CamCliOptions {
   model: string;
@@ -22,13 +23,6 @@ interface CamCliOptions {
   steps: string;
   threads?: string;
   quiet?: boolean;
-}
-
-/** A non-negative integer option, or a one-line error naming it. */
-export function intOption(value: string, option: string, min = 0): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new DrXaiError(`${option} must be an integer >= ${min}, got '${value}'`);
-  return n;
 }
 
 export function parseVariant(value: string): CamVariant {
@@ -57,10 +51,10 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: CamCliOptions) => {
-      const n = intOption(opts.n, '--n', 1);
-      const seed = intOption(opts.seed, '--seed');
-      const steps = intOption(opts.steps, '--steps', 1);
-      const threads = opts.threads === undefined ? undefined : intOption(opts.threads, '--threads', 1);
+      const n = numberOption(opts.n, '--n', { integer: true, min: 1 });
+      const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
+      const steps = numberOption(opts.steps, '--steps', { integer: true, min: 1 });
+      const threads = opts.threads === undefined ? undefined : numberOption(opts.threads, '--threads', { integer: true, min: 1 });
       if (!(SPLIT_NAMES as readonly string[]).includes(opts.subset)) throw new DrXaiError(`--subset must be one of ${SPLIT_NAMES.join(', ')}, got '${opts.subset}'`);
       const explainer = await CamExplainer.create(path.resolve(opts.model), {
         method: parseMethod(opts.method),

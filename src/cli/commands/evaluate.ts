@@ -9,6 +9,7 @@ import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '.
 import { evaluatePredictions, formatMetricsTable, type SplitPredictions } from '../../evaluate/index.ts';
 import { loadModel, scoreImages, type FundusModel } from '../../models/index.ts';
 import { DISCLAIMER } from '../disclaimer.ts';
+import { numberOption } from '../options.ts';
 
 interface EvaluateCliOptions {
   model: string;
@@ -26,18 +27,10 @@ interface EvaluateCliOptions {
   quiet?: boolean;
 }
 
-function numberOption(value: string, name: string, lo: number, hi: number): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < lo || n > hi) {
-    throw new DrXaiError(`${name} must be a number in [${lo}, ${hi}], got '${value}'`);
-  }
-  return n;
-}
-
 async function scoreSplit(model: FundusModel, name: string, samples: Sample[], opts: EvaluateCliOptions, failed: string[]): Promise<SplitPredictions> {
   const bar = progressBar(`scoring ${name}`.padEnd(14), samples.length, { quiet: opts.quiet });
   const { scored, failures } = await scoreImages(model, samples, {
-    batchSize: numberOption(opts.batchSize, '--batch-size', 1, 512),
+    batchSize: numberOption(opts.batchSize, '--batch-size', { integer: true, min: 1, max: 512 }),
     onProgress: () => bar.tick(),
   });
   bar.stop();
@@ -86,7 +79,7 @@ Writes <out-dir>/{val,test}_roc.png, *_pr.png, calibration.png, metrics_summary.
 predictions.csv and report.md. ${DISCLAIMER}`,
     )
     .action(async (opts: EvaluateCliOptions) => {
-      const fixSpec = numberOption(opts.fixSpec, '--fix-spec', 0, 1);
+      const fixSpec = numberOption(opts.fixSpec, '--fix-spec', { min: 0, max: 1 });
       if (opts.mode !== 'constrained' && opts.mode !== 'closest') throw new DrXaiError(`--mode must be constrained or closest, got '${opts.mode}'`);
       if (opts.thresholdFrom !== 'val' && opts.thresholdFrom !== 'model') throw new DrXaiError(`--threshold-from must be val or model, got '${opts.thresholdFrom}'`);
       const model = await loadModel(opts.model);
@@ -117,8 +110,8 @@ predictions.csv and report.md. ${DISCLAIMER}`,
         fixSpecificity: fixSpec,
         mode: opts.mode,
         thresholdFrom: storedThreshold,
-        bootstrap: numberOption(opts.bootstrap, '--bootstrap', 0, 1e6),
-        seed: numberOption(opts.seed, '--seed', 0, 2 ** 32 - 1),
+        bootstrap: numberOption(opts.bootstrap, '--bootstrap', { integer: true, min: 0, max: 1e6 }),
+        seed: numberOption(opts.seed, '--seed', { integer: true, min: 0, max: 2 ** 32 - 1 }),
         outDir: opts.outDir,
         modelInfo: { model: model.displayName, task: model.info.task, inputSize: model.info.input.size, data: dataset.root },
       });

@@ -6,6 +6,7 @@ import {
   PHANTOM_DIFFICULTY,
   writePhantomDataset,
 } from '../../data/phantom/index.ts';
+import { numberOption } from '../options.ts';
 
 interface PhantomCliOptions {
   out: string;
@@ -16,14 +17,6 @@ interface PhantomCliOptions {
   grades?: string;
   difficulty: string;
   quiet?: boolean;
-}
-
-function integer(value: string, option: string, min: number, max: number): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new DrXaiError(`${option} must be an integer from ${min} to ${max}, got '${value}'`);
-  }
-  return n;
 }
 
 function gradeDistribution(value: string): number[] {
@@ -67,12 +60,12 @@ Example:
     )
     .action(async (opts: PhantomCliOptions) => {
       if (!presets.includes(opts.difficulty)) throw new DrXaiError(`--difficulty must be one of ${presets.join(', ')}, got '${opts.difficulty}'`);
-      const n = integer(opts.n, '--n', 1, 1_000_000);
+      const n = numberOption(opts.n, '--n', { integer: true, min: 1, max: 1_000_000 });
       const summary = await writePhantomDataset(opts.out, {
         n,
-        seed: integer(opts.seed, '--seed', 0, 0xffffffff),
-        size: integer(opts.size, '--size', 32, 4096),
-        duplicates: integer(opts.duplicates, '--duplicates', 0, n),
+        seed: numberOption(opts.seed, '--seed', { integer: true, min: 0, max: 0xffffffff }),
+        size: numberOption(opts.size, '--size', { integer: true, min: 32, max: 4096 }),
+        duplicates: numberOption(opts.duplicates, '--duplicates', { integer: true, min: 0, max: n }),
         gradeDistribution: opts.grades === undefined ? undefined : gradeDistribution(opts.grades),
         difficulty: PHANTOM_DIFFICULTY[opts.difficulty as keyof typeof PHANTOM_DIFFICULTY],
         quiet: opts.quiet,

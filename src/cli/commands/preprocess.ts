@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DrXaiError } from '../../core/index.ts';
 import { loadDataset, parseFormat } from '../../data/index.ts';
 import { DEFAULT_PREPROCESS, runPreprocess, writeBoard } from '../../preprocess/index.ts';
+import { numberOption } from '../options.ts';
 
 interface PreprocessCliOptions {
   data: string;
@@ -21,12 +22,6 @@ interface PreprocessCliOptions {
   shrinkOnLoad: boolean;
   board?: string;
   quiet?: boolean;
-}
-
-function int(value: string, option: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new DrXaiError(`${option} must be an integer, got '${value}'`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -50,15 +45,14 @@ export function register(program: Command): void {
     .option('--board <file.png>', 'also write a before/after board of the first images')
     .option('--quiet', 'no progress bar')
     .action(async (opts: PreprocessCliOptions) => {
-      const clip = Number(opts.claheClip);
-      if (!Number.isFinite(clip)) throw new DrXaiError(`--clahe-clip must be a number, got '${opts.claheClip}'`);
+      const clip = numberOption(opts.claheClip, '--clahe-clip', { min: 0 });
       const config = {
-        size: int(opts.size, '--size'),
+        size: numberOption(opts.size, '--size', { integer: true, min: 16 }),
         mask: opts.mask,
         crop: opts.crop,
         clahe: opts.clahe,
         claheClipLimit: clip,
-        claheTileGrid: int(opts.claheTiles, '--clahe-tiles'),
+        claheTileGrid: numberOption(opts.claheTiles, '--clahe-tiles', { integer: true, min: 1 }),
         green: opts.green,
         benGraham: !!opts.benGraham,
       };
@@ -68,7 +62,7 @@ export function register(program: Command): void {
       const summary = await runPreprocess(items, {
         out: opts.out,
         config,
-        jobs: opts.jobs === undefined ? undefined : int(opts.jobs, '--jobs'),
+        jobs: opts.jobs === undefined ? undefined : numberOption(opts.jobs, '--jobs', { integer: true, min: 1 }),
         cacheDir: opts.cache,
         shrinkOnLoad: opts.shrinkOnLoad,
         quiet: opts.quiet,

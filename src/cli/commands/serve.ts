@@ -3,6 +3,7 @@ import { DrXaiError } from '../../core/index.ts';
 import { loadModel } from '../../models/index.ts';
 import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
 import { DISCLAIMER } from '../disclaimer.ts';
+import { numberOption } from '../options.ts';
 
 interface ServeCliOptions {
   model: string;
@@ -15,14 +16,6 @@ interface ServeCliOptions {
   workers?: string;
   queue?: string;
   log: string;
-}
-
-function positive(value: string, option: string, integer = false): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new DrXaiError(`${option} must be a positive ${integer ? 'integer' : 'number'}, got '${value}'`);
-  }
-  return n;
 }
 
 export function register(program: Command): void {
@@ -40,21 +33,19 @@ export function register(program: Command): void {
     .option('--queue <n>', 'screenings allowed to wait before 503 (default: 4 per worker)')
     .option('--log <level>', 'log level: info, warn, error or silent', 'info')
     .action(async (opts: ServeCliOptions) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DrXaiError(`--port must be 0..65535, got '${opts.port}'`);
+      const port = numberOption(opts.port, '--port', { integer: true, min: 0, max: 65535 });
       if (!['info', 'warn', 'error', 'silent'].includes(opts.log)) throw new DrXaiError(`--log must be info, warn, error or silent, got '${opts.log}'`);
-      const queue = opts.queue === undefined ? undefined : Number(opts.queue);
-      if (queue !== undefined && (!Number.isInteger(queue) || queue < 0)) throw new DrXaiError(`--queue must be a non-negative integer, got '${opts.queue}'`);
+      const queue = opts.queue === undefined ? undefined : numberOption(opts.queue, '--queue', { integer: true, min: 0 });
       const model = await loadModel(opts.model);
       const app = await createServer({
         model,
         corsOrigin: opts.corsOrigin,
         logLevel: opts.log === 'silent' ? false : (opts.log as 'info' | 'warn' | 'error'),
         limits: {
-          maxBodyBytes: Math.round(positive(opts.maxBodyMb, '--max-body-mb') * 1024 * 1024),
-          maxPixels: Math.round(positive(opts.maxMegapixels, '--max-megapixels') * 1e6),
-          requestTimeoutMs: positive(opts.timeoutMs, '--timeout-ms', true),
-          workers: opts.workers === undefined ? undefined : positive(opts.workers, '--workers', true),
+          maxBodyBytes: Math.round(numberOption(opts.maxBodyMb, '--max-body-mb', { min: 0.001 }) * 1024 * 1024),
+          maxPixels: Math.round(numberOption(opts.maxMegapixels, '--max-megapixels', { min: 0.001 }) * 1e6),
+          requestTimeoutMs: numberOption(opts.timeoutMs, '--timeout-ms', { integer: true, min: 1 }),
+          workers: opts.workers === undefined ? undefined : numberOption(opts.workers, '--workers', { integer: true, min: 1 }),
           maxQueue: queue,
         },
       });

@@ -13,6 +13,7 @@ import {
   validateFractions,
   writeSplitCsv,
 } from '../../data/index.ts';
+import { numberOption } from '../options.ts';
 
 interface SplitCliOptions {
   data: string;
@@ -27,20 +28,14 @@ interface SplitCliOptions {
   quiet?: boolean;
 }
 
-function parseNumber(value: string, option: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new DrXaiError(`${option} must be a number, got '${value}'`);
-  return n;
-}
-
 function fractionsFrom(opts: SplitCliOptions): [number, number, number] {
   if (opts.fractions !== undefined) {
     if (opts.val !== undefined || opts.test !== undefined) throw new DrXaiError('give either --fractions or --val/--test, not both');
-    return validateFractions(opts.fractions.split(',').map((f) => parseNumber(f, '--fractions')));
+    return validateFractions(opts.fractions.split(',').map((f) => numberOption(f, '--fractions')));
   }
   if (opts.val === undefined && opts.test === undefined) return [...DEFAULT_FRACTIONS];
-  const val = opts.val === undefined ? DEFAULT_FRACTIONS[1] : parseNumber(opts.val, '--val');
-  const test = opts.test === undefined ? DEFAULT_FRACTIONS[2] : parseNumber(opts.test, '--test');
+  const val = opts.val === undefined ? DEFAULT_FRACTIONS[1] : numberOption(opts.val, '--val');
+  const test = opts.test === undefined ? DEFAULT_FRACTIONS[2] : numberOption(opts.test, '--test');
   // Rounded so 1 - 0.1 - 0.1 is 0.8, not 0.7999999999999999 printed back to the user.
   return validateFractions([+(1 - val - test).toFixed(12), val, test]);
 }
@@ -62,10 +57,8 @@ export function register(program: Command): void {
     .action(async (opts: SplitCliOptions) => {
       const fractions = fractionsFrom(opts);
       const task = parseTask(opts.task);
-      const seed = parseNumber(opts.seed, '--seed');
-      if (!Number.isInteger(seed) || seed < 0) throw new DrXaiError(`--seed must be a non-negative integer, got '${opts.seed}'`);
-      const jobs = opts.jobs === undefined ? undefined : parseNumber(opts.jobs, '--jobs');
-      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new DrXaiError(`--jobs must be a positive integer, got '${opts.jobs}'`);
+      const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
+      const jobs = opts.jobs === undefined ? undefined : numberOption(opts.jobs, '--jobs', { integer: true, min: 1 });
       const dataset = await loadDataset(opts.data, parseFormat(opts.format));
       const skipped = dataset.skipped.map((s) => `, skipped ${s.count} ${s.reason}`).join('');
       process.stdout.write(`${dataset.name}: ${dataset.format}, ${dataset.samples.length} images${skipped}\n`);

@@ -11,6 +11,7 @@ export {
   sidecarPath,
   toInputTensor,
   positiveProbability,
+  softmaxRows,
   type ModelSidecar,
   type OperatingPoint,
   type Prediction,

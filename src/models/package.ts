@@ -110,26 +110,28 @@ export function toInputTensor(images: RgbImage[], input: ModelSidecar['input']):
   return out;
 }
 
-/**
- * Probability of the positive class of a binary task from its logits, and for the 5-grade
- * task the referable probability P(grade >= 2) = sum of the softmax over grades 2..4.
- */
-export function positiveProbability(logits: Float32Array | number[], task: ModelSidecar['task'], numClasses: number): number[] {
-  const n = logits.length / numClasses;
-  const out: number[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    if (numClasses === 1) {
-      out[i] = 1 / (1 + Math.exp(-logits[i]));
-    } else {
-      const row = Array.from(logits.slice(i * numClasses, (i + 1) * numClasses));
-      const max = Math.max(...row);
-      const exps = row.map((v) => Math.exp(v - max));
-      const sum = exps.reduce((a, b) => a + b, 0);
-      const from = task === 'grade' ? 2 : 1;
-      out[i] = exps.slice(from).reduce((a, b) => a + b, 0) / sum;
-    }
+/** Row-wise softmax of N x k logits (max-subtracted for stability). */
+export function softmaxRows(logits: ArrayLike<number>, k: number): number[][] {
+  const rows: number[][] = [];
+  for (let r = 0; r * k < logits.length; r++) {
+    const xs = Array.from({ length: k }, (_, c) => logits[r * k + c]);
+    const max = Math.max(...xs);
+    const e = xs.map((v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    rows.push(e.map((v) => v / sum));
   }
-  return out;
+  return rows;
+}
+
+/**
+ * Probability of the positive class of a binary task from its logits (sigmoid), and for the
+ * 5-grade task the referable probability P(grade >= 2) = sum of the softmax over grades 2..4
+ * (for another multi-class task, P(class >= 1)).
+ */
+export function positiveProbability(logits: ArrayLike<number>, task: ModelSidecar['task'], numClasses: number): number[] {
+  if (numClasses === 1) return Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
+  const from = task === 'grade' ? 2 : 1;
+  return softmaxRows(logits, numClasses).map((p) => p.slice(from).reduce((a, b) => a + b, 0));
 }
 
 export interface Prediction {

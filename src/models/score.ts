@@ -5,7 +5,7 @@
  */
 import { isUserError, readFileOrFail, type RgbImage } from '../core/index.ts';
 import { decodeFundus, preprocessFundus, type QualityReport } from '../preprocess/index.ts';
-import type { FundusModel } from './package.ts';
+import { softmaxRows, type FundusModel } from './package.ts';
 
 export interface ImageToScore {
   id: string;
@@ -45,14 +45,6 @@ async function prepare(model: FundusModel, item: ImageToScore): Promise<{ image:
   return { image: pre.image, quality: pre.quality };
 }
 
-function softmaxRows(logits: Float32Array, k: number, row: number): number[] {
-  const xs = Array.from(logits.subarray(row * k, (row + 1) * k));
-  const max = Math.max(...xs);
-  const e = xs.map((v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-}
-
 /** Score every image; returns the scores in input order and the failures by file. */
 export async function scoreImages(
   model: FundusModel,
@@ -83,14 +75,10 @@ export async function scoreImages(
     for (const b of batch) if ('error' in b && b.error !== undefined) failures.push({ id: b.item.id, path: b.item.path, reason: b.error });
     if (ok.length > 0) {
       const pred = await model.predict(ok.map((b) => b.image));
+      const k = model.info.numClasses;
+      const classProbabilities = k > 1 ? softmaxRows(pred.logits, k) : undefined;
       ok.forEach((b, i) => {
-        const k = model.info.numClasses;
-        scored.push({
-          id: b.item.id,
-          probability: pred.probability[i],
-          classProbabilities: k > 1 ? softmaxRows(pred.logits, k, i) : undefined,
-          quality: b.quality,
-        });
+        scored.push({ id: b.item.id, probability: pred.probability[i], classProbabilities: classProbabilities?.[i], quality: b.quality });
       });
     }
     done += batch.length;

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
@@ -18,7 +19,19 @@ export const PLOT_PIXELS = PLOT_SIZE * PLOT_SCALE;
  * $DRXAI_FONT if set, else DejaVu Sans where Debian/Ubuntu (fonts-dejavu-core), Fedora or
  * Arch install it. The family named in the specs is DejaVu Sans with sans-serif as fallback.
  */
+function bundledFont(): string {
+  try {
+    return createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
+  } catch {
+    return '';
+  }
+}
+
+// DejaVu Sans ships with the npm package dejavu-fonts-ttf, so `npm ci` brings the one font the
+// plots and boards are drawn with (identical pictures on every machine, nothing to apt-get);
+// the system copies are fallbacks.
 const FONT_CANDIDATES = [
+  bundledFont(),
   '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
   '/usr/share/fonts/dejavu/DejaVuSans.ttf',
   '/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf',
@@ -35,7 +48,7 @@ export function findPlotFont(): string {
   const found = FONT_CANDIDATES.find((f) => existsSync(f));
   if (!found) {
     throw new DrXaiError(
-      `no font to draw plot text (looked for ${FONT_CANDIDATES[0]}); install fonts-dejavu-core or set DRXAI_FONT to a .ttf file`,
+      `no font to draw plot text (looked for ${FONT_CANDIDATES[0]}); run npm ci (it installs dejavu-fonts-ttf) or set DRXAI_FONT to a .ttf file`,
     );
   }
   return found;

@@ -6,15 +6,15 @@
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../core/index.ts';
 import { DISCLAIMER } from './disclaimer.ts';
+import { register as registerDemo } from './commands/demo.ts';
+import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerSplit } from './commands/split.ts';
+import { register as registerPreprocess } from './commands/preprocess.ts';
+import { register as registerTrain } from './commands/train.ts';
+import { register as registerEvaluate } from './commands/evaluate.ts';
 import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
-import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerServe } from './commands/serve.ts';
-import { register as registerTrain } from './commands/train.ts';
-import { register as registerDemo } from './commands/demo.ts';
-import { register as registerEvaluate } from './commands/evaluate.ts';
-import { register as registerPreprocess } from './commands/preprocess.ts';
 
 const program = new Command();
 program
@@ -26,17 +26,18 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-// Each subcommand module exports a register function; add one import and one array entry.
+// Each subcommand module exports a register function; listed in the order of the workflow,
+// which is the order --help shows them in.
 const commands: Array<(p: Command) => void> = [
+  registerDemo,
+  registerPhantom,
   registerSplit,
+  registerPreprocess,
+  registerTrain,
+  registerEvaluate,
   registerCam,
   registerCamScore,
-  registerPhantom,
   registerServe,
-  registerTrain,
-  registerDemo,
-  registerEvaluate,
-  registerPreprocess,
 ];
 for (const register of commands) register(program);
 

@@ -91,3 +91,20 @@ test('an existing run is not overwritten without --resume; a changed config is r
   await assert.rejects(train(config(dir, { epochs: 1, lr: 1e-2 }), data, { ...quiet, resume: true }), /checkpoint was made with another configuration/);
   assert.ok(existsSync(path.join(dir, 'toy', 'model.onnx')));
 });
+
+test('grade task: 5 outputs with cross-entropy, validation QWK chooses the epoch, referable probability in the package', async () => {
+  const data = toyData(32, 12);
+  // Spread the toy labels over all five grades (even ids stay non-referable, odd referable).
+  [...data.train, ...data.val].forEach((s, i) => (s.grade = i % 2 === 0 ? (i % 4 === 0 ? 0 : 1) : [2, 3, 4][i % 3]));
+  const r = await train(config(await tmpDir(), { task: 'grade', epochs: 2 }), data, { quiet: true, noPlot: true, log: () => {} });
+  assert.equal(r.sidecar.numClasses, 5);
+  assert.equal(r.sidecar.task, 'grade');
+  for (const h of r.history) assert.ok(typeof h.valQwk === 'number' && h.valQwk >= -1 && h.valQwk <= 1);
+  const best = r.history.reduce((a, h) => ((h.valQwk as number) > (a.valQwk as number) ? h : a));
+  assert.equal(r.best.epoch, best.epoch);
+  const model = await loadModel(r.modelPath);
+  const p = await model.predict([toyImage(40, 2)]);
+  assert.equal(p.logits.length, 5);
+  assert.ok(p.probability[0] > 0 && p.probability[0] < 1);
+  await model.release();
+});

@@ -157,7 +157,10 @@ async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWei
     });
     qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), pred);
   }
-  return { loss: lossBatches ? lossSum / lossBatches : NaN, scores, labels, auroc: a, qwk, metric: cfg.task === 'grade' ? (qwk as number) : a };
+  // A validation split with one class has no AUROC; the (negated) loss then ranks the epochs.
+  const loss = lossBatches ? lossSum / lossBatches : NaN;
+  const metric = cfg.task === 'grade' ? (qwk as number) : Number.isFinite(a) ? a : -loss;
+  return { loss, scores, labels, auroc: a, qwk, metric };
 }
 
 function feedsOf(batch: Batch, p: Prepared, posWeight: number): Record<string, Float32Array> {
@@ -302,7 +305,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
         seconds: (Date.now() - started) / 1000,
       };
       progress.history.push(record);
-      const improved = v.metric > progress.bestMetric;
+      const improved = v.metric > progress.bestMetric || progress.bestEpoch < 0;
       if (improved) {
         progress.bestMetric = v.metric;
         progress.bestEpoch = epoch + 1;

@@ -108,3 +108,23 @@ test('grade task: 5 outputs with cross-entropy, validation QWK chooses the epoch
   assert.ok(p.probability[0] > 0 && p.probability[0] < 1);
   await model.release();
 });
+
+test('early stopping: the run ends once `patience` epochs bring no better validation metric; the best epoch is exported', async () => {
+  // A learning rate near zero: the weights barely move, so the metric soon stops improving.
+  const r = await train(config(await tmpDir(), { epochs: 8, lr: 1e-9, patience: 2 }), toyData(16, 8), { quiet: true, noPlot: true, log: () => {} });
+  assert.ok(r.stoppedEarly && r.history.length < 8, `ran ${r.history.length} epochs`);
+  const best = Math.max(...r.history.map((h) => h.valAuroc));
+  assert.equal(r.best.valAuroc, best);
+  assert.equal(r.history.length - r.best.epoch, 2);
+  assert.ok(r.history.slice(r.best.epoch).every((h) => h.valAuroc <= best));
+  assert.equal(r.sidecar.metrics?.bestEpoch, r.best.epoch);
+});
+
+test('a validation split with one class ranks epochs by validation loss and stores no operating point', async () => {
+  const data = toyData(16, 8);
+  for (const s of data.val) s.grade = 0;
+  const r = await train(config(await tmpDir(), { epochs: 2 }), data, { quiet: true, noPlot: true, log: () => {} });
+  assert.ok(Number.isNaN(r.best.valAuroc));
+  assert.equal(r.best.valLoss, Math.min(...r.history.map((h) => h.valLoss)));
+  assert.equal(r.sidecar.operatingPoint, undefined);
+});

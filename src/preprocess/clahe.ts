@@ -14,7 +14,11 @@ import { saturateU8 } from './rounding.ts';
 
 const f32 = Math.fround;
 
-export function clahe(src: Uint8Array, width: number, height: number, clipLimit = 2.0, tilesX = 8, tilesY = tilesX): Uint8Array {
+/**
+ * CLAHE of an 8-bit plane. With `keep`, only pixels where it is non-zero are interpolated (the
+ * others are left 0; the tile histograms still see every pixel, as OpenCV's do).
+ */
+export function clahe(src: Uint8Array, width: number, height: number, clipLimit = 2.0, tilesX = 8, tilesY = tilesX, keep?: Uint8Array): Uint8Array {
   const HIST = 256;
   // OpenCV extends BOTH axes as soon as EITHER is not divisible (by tiles - size % tiles, which
   // is a whole extra tile row/column on an axis that was divisible).
@@ -89,6 +93,7 @@ export function clahe(src: Uint8Array, width: number, height: number, clipLimit 
     const plane2 = Math.min(ty1 + 1, tilesY - 1) * tilesX * HIST;
     const row = y * width;
     for (let x = 0; x < width; x++) {
+      if (keep && keep[row + x] === 0) continue;
       const v = src[row + x];
       const top = f32(f32(luts[plane1 + ind1[x] + v] * xa1[x]) + f32(luts[plane1 + ind2[x] + v] * xa[x]));
       const bottom = f32(f32(luts[plane2 + ind1[x] + v] * xa1[x]) + f32(luts[plane2 + ind2[x] + v] * xa[x]));

@@ -46,8 +46,12 @@ function forwardTables() {
   return forward;
 }
 
-/** RGB (3-channel, 8-bit) to OpenCV 8-bit Lab, interleaved L,a,b. */
-export function rgbToLab(img: RgbImage): RgbImage {
+/**
+ * RGB (3-channel, 8-bit) to OpenCV 8-bit Lab, interleaved L,a,b. With `blackOutside`, pixels
+ * where it is 0 must be black (the masked photograph) and get black's Lab without the per-pixel
+ * arithmetic.
+ */
+export function rgbToLab(img: RgbImage, blackOutside?: Uint8Array): RgbImage {
   const { gamma, cbrt, c } = forwardTables();
   const src = img.data;
   const out = new Uint8Array(src.length);
@@ -56,7 +60,16 @@ export function rgbToLab(img: RgbImage): RgbImage {
   const Lscale = Math.trunc((116 * 255 + 50) / 100);
   const Lshift = -Math.trunc((16 * 255 * (1 << LAB_SHIFT2) + 50) / 100);
   const ab0 = 128 * (1 << LAB_SHIFT2);
-  for (let i = 0; i < src.length; i += 3) {
+  // black's Lab through the same arithmetic, once
+  const black = blackOutside ? rgbToLab({ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }).data : null;
+  const blackL = black ? black[0] : 0, blackA = black ? black[1] : 0, blackB = black ? black[2] : 0;
+  for (let i = 0, p = 0; i < src.length; i += 3, p++) {
+    if (blackOutside && blackOutside[p] === 0) {
+      out[i] = blackL;
+      out[i + 1] = blackA;
+      out[i + 2] = blackB;
+      continue;
+    }
     const R = gamma[src[i]], G = gamma[src[i + 1]], B = gamma[src[i + 2]];
     const fX = cbrt[(R * c[0] + G * c[1] + B * c[2] + half) >> LAB_SHIFT];
     const fY = cbrt[(R * c[3] + G * c[4] + B * c[5] + half) >> LAB_SHIFT];
@@ -95,8 +108,11 @@ function inverseTables() {
   return inverse;
 }
 
-/** OpenCV 8-bit Lab (interleaved L,a,b) back to 8-bit RGB, out-of-gamut values clipped. */
-export function labToRgb(lab: RgbImage): RgbImage {
+/**
+ * OpenCV 8-bit Lab (interleaved L,a,b) back to 8-bit RGB, out-of-gamut values clipped. With
+ * `keep`, pixels where it is 0 are set to black instead (the pipeline's mask).
+ */
+export function labToRgb(lab: RgbImage, keep?: Uint8Array): RgbImage {
   const { invGamma, fy: fyTab, y: yTab } = inverseTables();
   const src = lab.data;
   const out = new Uint8Array(src.length);
@@ -105,7 +121,8 @@ export function labToRgb(lab: RgbImage): RgbImage {
   const c0 = m[0] * D65[0], c1 = m[1], c2 = m[2] * D65[2];
   const c3 = m[3] * D65[0], c4 = m[4], c5 = m[5] * D65[2];
   const c6 = m[6] * D65[0], c7 = m[7], c8 = m[8] * D65[2];
-  for (let i = 0; i < src.length; i += 3) {
+  for (let i = 0, p = 0; i < src.length; i += 3, p++) {
+    if (keep && keep[p] === 0) continue; // out is zero-filled
     const fy = fyTab[src[i]];
     const Y = yTab[src[i]];
     let fx = (src[i + 1] - 128) / 500 + fy;
@@ -131,13 +148,21 @@ export function labToRgb(lab: RgbImage): RgbImage {
  * integers as (R + 8G + B + 5) / 10, i.e. rounded half up.
  */
 export function greenEmphasis(img: RgbImage): RgbImage {
+  return greyToRgb(greenEmphasisPlane(img));
+}
+
+/** greenEmphasis as one grey plane (1 channel): the pipeline resizes one plane, not three equal ones. */
+export function greenEmphasisPlane(img: RgbImage): RgbImage {
   const src = img.data;
-  const out = new Uint8Array(src.length);
-  for (let i = 0; i < src.length; i += 3) {
-    const v = ((src[i] + 8 * src[i + 1] + src[i + 2] + 5) / 10) | 0;
-    out[i] = v;
-    out[i + 1] = v;
-    out[i + 2] = v;
-  }
-  return { width: img.width, height: img.height, channels: 3, data: out };
+  const out = new Uint8Array(img.width * img.height);
+  for (let i = 0, p = 0; i < src.length; i += 3, p++) out[p] = ((src[i] + 8 * src[i + 1] + src[i + 2] + 5) / 10) | 0;
+  return { width: img.width, height: img.height, channels: 1, data: out };
+}
+
+/** A 1-channel plane as a 3-channel image with R = G = B. */
+export function greyToRgb(plane: RgbImage): RgbImage {
+  const src = plane.data;
+  const out = new Uint8Array(src.length * 3);
+  for (let p = 0, i = 0; p < src.length; p++, i += 3) out[i] = out[i + 1] = out[i + 2] = src[p];
+  return { width: plane.width, height: plane.height, channels: 3, data: out };
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { DrXaiError, type RgbImage } from '../core/index.ts';
 import { benGraham } from './bengraham.ts';
 import { clahe } from './clahe.ts';
-import { greenEmphasis, labToRgb, rgbToLab } from './color.ts';
+import { greenEmphasisPlane, greyToRgb, labToRgb, rgbToLab } from './color.ts';
 import { cropAndPad, fitSquare, padToSquare, resizeAndPad, type PreprocessGeometry } from './geometry.ts';
 import { boundingBox, CIRCLE_SHRINK, retinaMask, type Box, type Circle } from './mask.ts';
 import { qualityScore, type QualityReport } from './quality.ts';
@@ -148,32 +148,37 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     ? { mask: { width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, cropped: { ...cropped, data: cropped.data.slice() } }
     : undefined;
   // 3. CLAHE on L of Lab
+  // Pixels outside the mask are black from here on, so the colour steps skip them (they would
+  // be zeroed after each step anyway); `work` stays zero there.
   if (config.clahe) {
-    const lab = rgbToLab(work);
+    const lab = rgbToLab(work, mask);
     const n = lab.width * lab.height;
     const L = new Uint8Array(n);
     for (let i = 0; i < n; i++) L[i] = lab.data[3 * i];
-    const Lc = clahe(L, lab.width, lab.height, config.claheClipLimit, config.claheTileGrid);
+    const Lc = clahe(L, lab.width, lab.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
     for (let i = 0; i < n; i++) lab.data[3 * i] = Lc[i];
-    work = zeroOutside(labToRgb(lab), mask);
+    work = labToRgb(lab, mask);
     if (steps) steps.clahe = work;
     lap('clahe');
   }
-  // 4. green emphasis
+  // 4. green emphasis, kept as one grey plane while nothing needs three channels
+  let grey: RgbImage | null = null;
   if (config.green) {
-    work = zeroOutside(greenEmphasis(work), mask);
-    if (steps) steps.green = work;
+    grey = greenEmphasisPlane(work); // (0 + 0 + 0 + 5) / 10 = 0: still black outside
+    if (steps) steps.green = greyToRgb(grey);
     lap('green');
   }
   // 5. Ben Graham (radius of the retina circle, or half the long side with the mask off)
   if (config.benGraham) {
+    if (grey) work = greyToRgb(grey), (grey = null);
     work = zeroOutside(benGraham(work, circle ? circle.r : Math.max(width, height) / 2), mask);
     if (steps) steps.benGraham = work;
     lap('benGraham');
   }
-  // 6. resize + pad
+  // 6. resize + pad (INTER_AREA works on each channel alone, so a grey plane resized once and
+  // copied to three channels equals the three-channel resize)
   const fit = fitSquare(pad.paddedWidth, pad.paddedHeight, config.size);
-  const image = resizeAndPad(work, fit, 'area');
+  const image = grey ? greyToRgb(resizeAndPad(grey, fit, 'area')) : resizeAndPad(work, fit, 'area');
   const outMask = resizeAndPad({ width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, fit, 'nearest').data;
   lap('resize');
   const sx = fit.resizedWidth / pad.paddedWidth;

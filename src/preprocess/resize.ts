@@ -112,6 +112,8 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
           buf[d + 1] += src[s + 1] * a;
           buf[d + 2] += src[s + 2] * a;
         }
+      } else if (cn === 1) {
+        for (let k = 0; k < xt.n; k++) buf[dOfs[k]] += src[srow + sOfs[k]] * alpha[k];
       } else {
         for (let k = 0; k < xt.n; k++) {
           const d = dOfs[k];

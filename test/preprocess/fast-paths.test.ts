@@ -1,0 +1,100 @@
+// The pipeline's shortcuts give the same results as the plain steps: colour steps that skip the
+// black outside of the mask and resize one grey plane, and a persistent PreprocessPool that
+// writes the same files as a one-off run; morphology on runs equals the opening by definition.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { encodePng, Rng } from '../../src/core/index.ts';
+import { morphologyOpen, PreprocessPool, preprocessFundus, resizeArea, runPreprocess } from '../../src/preprocess/index.ts';
+import { ellipseHalfWidths } from '../../src/preprocess/mask.ts';
+import { CASES, loadFixture } from './fixtures.ts';
+
+test('the grey-plane, mask-skipping colour path equals the step-by-step one (keepSteps)', async () => {
+  for (const name of CASES) {
+    const img = await loadFixture(`${name}_in.png`);
+    for (const cfg of [{ size: 64 }, { size: 64, green: false }, { size: 64, benGraham: true }, { size: 64, mask: false }]) {
+      const r = preprocessFundus(img, cfg, { keepSteps: true });
+      const s = r.steps!;
+      // green step: (R + 8G + B + 5) / 10 of the CLAHE image, on all three channels
+      const from = s.clahe ?? s.cropped;
+      const g = s.green;
+      if (g) {
+        for (let i = 0; i < g.data.length; i += 3) {
+          const v = Math.floor((from.data[i] + 8 * from.data[i + 1] + from.data[i + 2] + 5) / 10);
+          assert.ok(g.data[i] === v && g.data[i + 1] === v && g.data[i + 2] === v, `${name} ${JSON.stringify(cfg)} green at ${i}`);
+        }
+      }
+      // the final image is the INTER_AREA resize of the last step, three channels
+      const last = s.benGraham ?? s.green ?? s.clahe ?? s.cropped;
+      const resized = resizeArea(last, r.geometry.resizedWidth, r.geometry.resizedHeight);
+      const { offsetX, offsetY, size } = r.geometry;
+      for (let y = 0; y < resized.height; y++) {
+        const a = resized.data.subarray(y * resized.width * 3, (y + 1) * resized.width * 3);
+        const b = r.image.data.subarray(((offsetY + y) * size + offsetX) * 3, ((offsetY + y) * size + offsetX + resized.width) * 3);
+        assert.deepEqual(b, a, `${name} ${JSON.stringify(cfg)} row ${y}`);
+      }
+    }
+  }
+});
+
+test('a PreprocessPool run writes the same outputs as a one-off run', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drxai-pool-'));
+  const pool = new PreprocessPool(2);
+  try {
+    const items = [];
+    for (const name of CASES) {
+      const file = path.join(dir, `${name}.png`);
+      writeFileSync(file, await encodePng(await loadFixture(`${name}_in.png`)));
+      items.push({ id: name, path: file });
+    }
+    await pool.ready();
+    const viaPool = await runPreprocess(items, { out: path.join(dir, 'pool'), pool, config: { size: 64 }, quiet: true });
+    const oneOff = await runPreprocess(items, { out: path.join(dir, 'once'), jobs: 1, config: { size: 64 }, quiet: true });
+    assert.equal(viaPool.processed, items.length);
+    for (let i = 0; i < items.length; i++) {
+      assert.deepEqual(readFileSync(viaPool.records[i].output!), readFileSync(oneOff.records[i].output!), items[i].id);
+    }
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Opening by definition: min then max over the elliptic kernel, pixels outside the image ignored. */
+function bruteOpen(src: Uint8Array, w: number, h: number, hw: number[]): Uint8Array {
+  const r = hw.length >> 1;
+  const pass = (img: Uint8Array, erode: boolean) => {
+    const out = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let v = erode ? 255 : 0;
+        for (let k = 0; k < hw.length; k++) {
+          const yy = y + k - r;
+          if (yy < 0 || yy >= h) continue;
+          for (let xx = x - hw[k]; xx <= x + hw[k]; xx++) {
+            if (xx < 0 || xx >= w) continue;
+            const p = img[yy * w + xx] ? 255 : 0;
+            v = erode ? Math.min(v, p) : Math.max(v, p);
+          }
+        }
+        out[y * w + x] = v;
+      }
+    }
+    return out;
+  };
+  return pass(pass(src, true), false);
+}
+
+test('morphologyOpen (on runs) equals the opening by definition on random blobs and noise', () => {
+  const rng = new Rng(11);
+  for (const [w, h, density] of [[61, 47, 0.5], [40, 33, 0.9], [9, 9, 0.7], [1, 12, 0.8], [30, 1, 0.8], [50, 50, 0.97]] as const) {
+    const src = new Uint8Array(w * h);
+    for (let i = 0; i < src.length; i++) src[i] = rng.next() < density ? 255 : 0;
+    // a filled disc, so that there are large runs as in a fundus mask
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - w / 2) ** 2 + (y - h / 2) ** 2 < (w * h) / 12) src[y * w + x] = 255;
+    assert.deepEqual(morphologyOpen(src, w, h, 9), bruteOpen(src, w, h, ellipseHalfWidths(9)), `${w}x${h}`);
+    assert.deepEqual(morphologyOpen(src, w, h, 5), bruteOpen(src, w, h, ellipseHalfWidths(5)), `${w}x${h} k5`);
+  }
+});

@@ -161,46 +161,108 @@ export function ellipseHalfWidths(k: number): number[] {
 }
 
 /**
- * Binary erosion (non-zero = foreground) with a kernel given by per-row half-widths around a
- * centred anchor; pixels outside the image are ignored, which is what OpenCV's default border
- * value for morphology (morphologyDefaultBorderValue) amounts to. Each row is summarised by
- * `reach` = how far a run of foreground extends to both sides (255 = to the border or beyond),
- * so a kernel row of half-width hw fits iff reach > hw: O(kernel rows) per pixel.
+ * A binary plane as runs: row y's foreground runs are [s[i], e[i]] (inclusive) for i in
+ * off[y] .. off[y + 1] - 1, left to right. Fundus masks have a handful of runs per row, so
+ * morphology on runs costs a few operations per row instead of per pixel.
  */
-function erodeBinary(src: Uint8Array, width: number, height: number, halfWidths: number[], invert: boolean): Uint8Array {
-  const reach = new Uint8Array(width * height);
-  const fg = invert ? 0 : 1;
+interface RowRuns {
+  s: number[];
+  e: number[];
+  off: Int32Array;
+}
+
+function runsOf(src: Uint8Array, width: number, height: number): RowRuns {
+  const s: number[] = [];
+  const e: number[] = [];
+  const off = new Int32Array(height + 1);
   for (let y = 0; y < height; y++) {
+    off[y] = s.length;
     const base = y * width;
-    let run = 255;
-    for (let x = 0; x < width; x++) {
-      run = (src[base + x] !== 0 ? 1 : 0) === fg ? (run < 255 ? run + 1 : 255) : 0;
-      reach[base + x] = run;
-    }
-    run = 255;
-    for (let x = width - 1; x >= 0; x--) {
-      run = (src[base + x] !== 0 ? 1 : 0) === fg ? (run < 255 ? run + 1 : 255) : 0;
-      if (run < reach[base + x]) reach[base + x] = run;
+    for (let x = 0; x < width; ) {
+      if (src[base + x] === 0) {
+        x++;
+        continue;
+      }
+      const start = x;
+      while (x < width && src[base + x] !== 0) x++;
+      s.push(start);
+      e.push(x - 1);
     }
   }
-  const r = halfWidths.length >> 1;
-  const on = invert ? 0 : 255;
-  const off = 255 - on;
-  const out = new Uint8Array(width * height);
+  off[height] = s.length;
+  return { s, e, off };
+}
+
+/** The complement's runs (the gaps between runs, within 0..width-1). */
+function complementRuns(r: RowRuns, width: number, height: number): RowRuns {
+  const s: number[] = [];
+  const e: number[] = [];
+  const off = new Int32Array(height + 1);
   for (let y = 0; y < height; y++) {
-    const k0 = Math.max(0, r - y);
-    const k1 = Math.min(halfWidths.length - 1, r + height - 1 - y);
-    for (let x = 0; x < width; x++) {
-      let fits = true;
-      for (let k = k0; k <= k1; k++) {
-        if (reach[(y + k - r) * width + x] <= halfWidths[k]) {
-          fits = false;
-          break;
+    off[y] = s.length;
+    let x = 0;
+    for (let i = r.off[y]; i < r.off[y + 1]; i++) {
+      if (r.s[i] > x) s.push(x), e.push(r.s[i] - 1);
+      x = r.e[i] + 1;
+    }
+    if (x < width) s.push(x), e.push(width - 1);
+  }
+  off[height] = s.length;
+  return { s, e, off };
+}
+
+/**
+ * Binary erosion of a run plane with a kernel given by per-row half-widths around a centred
+ * anchor; pixels outside the image are ignored (count as foreground), which is what OpenCV's
+ * default border value for morphology (morphologyDefaultBorderValue) amounts to. Kernel row k
+ * at image row y + k - r fits where that row's runs, shrunk by its half-width (not at the image
+ * border), cover the pixel: the output row is the intersection of those shrunk run lists.
+ */
+function erodeRuns(r: RowRuns, width: number, height: number, halfWidths: number[]): RowRuns {
+  const kr = halfWidths.length >> 1;
+  const s: number[] = [];
+  const e: number[] = [];
+  const off = new Int32Array(height + 1);
+  let curS: number[] = [];
+  let curE: number[] = [];
+  let nextS: number[] = [];
+  let nextE: number[] = [];
+  for (let y = 0; y < height; y++) {
+    off[y] = s.length;
+    const k0 = Math.max(0, kr - y);
+    const k1 = Math.min(halfWidths.length - 1, kr + height - 1 - y);
+    curS.length = curE.length = 0;
+    curS.push(0), curE.push(width - 1);
+    for (let k = k0; k <= k1 && curS.length > 0; k++) {
+      const h = halfWidths[k];
+      const row = y + k - kr;
+      nextS.length = nextE.length = 0;
+      let j = 0;
+      for (let i = r.off[row]; i < r.off[row + 1]; i++) {
+        const a = r.s[i] === 0 ? 0 : r.s[i] + h;
+        const b = r.e[i] === width - 1 ? width - 1 : r.e[i] - h;
+        if (a > b) continue;
+        // intersect [a, b] with the current runs
+        while (j < curS.length && curE[j] < a) j++;
+        for (let q = j; q < curS.length && curS[q] <= b; q++) {
+          const lo = curS[q] > a ? curS[q] : a;
+          const hi = curE[q] < b ? curE[q] : b;
+          nextS.push(lo), nextE.push(hi);
         }
       }
-      out[y * width + x] = fits ? on : off;
+      [curS, nextS] = [nextS, curS];
+      [curE, nextE] = [nextE, curE];
     }
+    for (let q = 0; q < curS.length; q++) s.push(curS[q]), e.push(curE[q]);
   }
+  off[height] = s.length;
+  return { s, e, off };
+}
+
+/** A run plane drawn as 0/255. */
+function renderRuns(r: RowRuns, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) for (let i = r.off[y]; i < r.off[y + 1]; i++) out.fill(255, y * width + r.s[i], y * width + r.e[i] + 1);
   return out;
 }
 
@@ -208,11 +270,14 @@ function erodeBinary(src: Uint8Array, width: number, height: number, halfWidths:
  * Morphological opening (erode then dilate) of a binary plane (0 / non-zero -> 0 / 255) with a
  * k x k elliptic kernel: cv2.morphologyEx(src, MORPH_OPEN, getStructuringElement(MORPH_ELLIPSE,
  * (k, k))) on a 0/255 image. Elliptic rather than rectangular because the retina is round.
- * Dilation is computed as the complement of the erosion of the complement.
+ * Dilation is computed as the complement of the erosion of the complement (the kernel is
+ * symmetric; pixels outside the image are ignored by both, as in OpenCV).
  */
 export function morphologyOpen(src: Uint8Array, width: number, height: number, k = 9): Uint8Array {
   const hw = ellipseHalfWidths(k);
-  return erodeBinary(erodeBinary(src, width, height, hw, false), width, height, hw, true);
+  const eroded = erodeRuns(runsOf(src, width, height), width, height, hw);
+  const opened = complementRuns(erodeRuns(complementRuns(eroded, width, height), width, height, hw), width, height);
+  return renderRuns(opened, width, height);
 }
 
 /**

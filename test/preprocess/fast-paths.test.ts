@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { encodePng, Rng } from '../../src/core/index.ts';
-import { morphologyOpen, PreprocessPool, preprocessFundus, resizeArea, runPreprocess } from '../../src/preprocess/index.ts';
+import { medianBlur, morphologyOpen, PreprocessPool, preprocessFundus, resizeArea, runPreprocess } from '../../src/preprocess/index.ts';
 import { ellipseHalfWidths } from '../../src/preprocess/mask.ts';
 import { CASES, loadFixture } from './fixtures.ts';
 
@@ -96,5 +96,34 @@ test('morphologyOpen (on runs) equals the opening by definition on random blobs 
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - w / 2) ** 2 + (y - h / 2) ** 2 < (w * h) / 12) src[y * w + x] = 255;
     assert.deepEqual(morphologyOpen(src, w, h, 9), bruteOpen(src, w, h, ellipseHalfWidths(9)), `${w}x${h}`);
     assert.deepEqual(morphologyOpen(src, w, h, 5), bruteOpen(src, w, h, ellipseHalfWidths(5)), `${w}x${h} k5`);
+  }
+});
+
+/** The median by definition: sort the ksize x ksize window, borders replicated. */
+function bruteMedian(src: Uint8Array, w: number, h: number, k: number): Uint8Array {
+  const r = k >> 1;
+  const out = new Uint8Array(w * h);
+  const win: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      win.length = 0;
+      for (let dy = -r; dy <= r; dy++) {
+        for (let dx = -r; dx <= r; dx++) win.push(src[Math.min(h - 1, Math.max(0, y + dy)) * w + Math.min(w - 1, Math.max(0, x + dx))]);
+      }
+      win.sort((a, b) => a - b);
+      out[y * w + x] = win[win.length >> 1];
+    }
+  }
+  return out;
+}
+
+test('medianBlur (four rows at a time for ksize 9) equals the median by definition', () => {
+  const rng = new Rng(5);
+  for (const [w, h] of [[23, 17], [1, 7], [12, 1], [9, 2], [30, 3], [17, 5], [40, 6], [11, 13]]) {
+    const src = new Uint8Array(w * h);
+    // smooth ramps plus noise and saturated specks: values at both ends of the range
+    for (let i = 0; i < src.length; i++) src[i] = rng.next() < 0.1 ? (rng.next() < 0.5 ? 0 : 255) : Math.floor((i % w) * 7 + rng.next() * 60) & 255;
+    assert.deepEqual(medianBlur(src, w, h, 9), bruteMedian(src, w, h, 9), `${w}x${h} k9`);
+    assert.deepEqual(medianBlur(src, w, h, 5), bruteMedian(src, w, h, 5), `${w}x${h} k5`);
   }
 });

@@ -93,6 +93,9 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
   const sOfs = new Int32Array(xt.n);
   for (let k = 0; k < xt.n; k++) (dOfs[k] = xt.di[k] * cn), (sOfs[k] = xt.si[k] * cn);
   const alpha = xt.alpha;
+  const groupEnd = new Int32Array(dstW); // xt entries of destination d end at groupEnd[d]
+  for (let k = 0; k < xt.n; k++) groupEnd[xt.di[k]] = k + 1;
+  for (let d = 1; d < dstW; d++) if (groupEnd[d] < groupEnd[d - 1]) groupEnd[d] = groupEnd[d - 1];
   let prevDy = yt.di[0];
   let bufRow = -1; // source row currently in buf (a row shared by two output rows is summed once)
   for (let j = 0; j < yt.n; j++) {
@@ -102,7 +105,7 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
     if (sy !== bufRow) {
       bufRow = sy;
       const srow = sy * img.width * cn;
-      buf.fill(0);
+      if (cn !== 1) buf.fill(0);
       if (cn === 3) {
         for (let k = 0; k < xt.n; k++) {
           const a = alpha[k];
@@ -113,7 +116,13 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
           buf[d + 2] += src[s + 2] * a;
         }
       } else if (cn === 1) {
-        for (let k = 0; k < xt.n; k++) buf[dOfs[k]] += src[srow + sOfs[k]] * alpha[k];
+        // entries come grouped by destination: sum each group in a register, rounding to
+        // float32 after every addition exactly as the Float32Array accumulation would
+        for (let d = 0, k = 0; d < dstW; d++) {
+          let acc = 0;
+          for (const end = groupEnd[d]; k < end; k++) acc = f32(acc + src[srow + sOfs[k]] * alpha[k]);
+          buf[d] = acc;
+        }
       } else {
         for (let k = 0; k < xt.n; k++) {
           const d = dOfs[k];

@@ -278,7 +278,8 @@ interface RowRuns {
   off: Int32Array;
 }
 
-function runsOf(src: Uint8Array, width: number, height: number): RowRuns {
+/** Runs of the pixels with value > threshold (cv2.THRESH_BINARY's foreground). */
+function runsAbove(src: Uint8Array, width: number, height: number, threshold: number): RowRuns {
   const s: number[] = [];
   const e: number[] = [];
   const off = new Int32Array(height + 1);
@@ -286,18 +287,23 @@ function runsOf(src: Uint8Array, width: number, height: number): RowRuns {
     off[y] = s.length;
     const base = y * width;
     for (let x = 0; x < width; ) {
-      if (src[base + x] === 0) {
+      if (src[base + x] <= threshold) {
         x++;
         continue;
       }
       const start = x;
-      while (x < width && src[base + x] !== 0) x++;
+      while (x < width && src[base + x] > threshold) x++;
       s.push(start);
       e.push(x - 1);
     }
   }
   off[height] = s.length;
   return { s, e, off };
+}
+
+/** Runs of the non-zero pixels. */
+function runsOf(src: Uint8Array, width: number, height: number): RowRuns {
+  return runsAbove(src, width, height, 0);
 }
 
 /** The complement's runs (the gaps between runs, within 0..width-1). */
@@ -381,10 +387,14 @@ function renderRuns(r: RowRuns, width: number, height: number): Uint8Array {
  * symmetric; pixels outside the image are ignored by both, as in OpenCV).
  */
 export function morphologyOpen(src: Uint8Array, width: number, height: number, k = 9): Uint8Array {
+  return renderRuns(openRuns(runsOf(src, width, height), width, height, k), width, height);
+}
+
+/** morphologyOpen on runs. */
+function openRuns(r: RowRuns, width: number, height: number, k: number): RowRuns {
   const hw = ellipseHalfWidths(k);
-  const eroded = erodeRuns(runsOf(src, width, height), width, height, hw);
-  const opened = complementRuns(erodeRuns(complementRuns(eroded, width, height), width, height, hw), width, height);
-  return renderRuns(opened, width, height);
+  const eroded = erodeRuns(r, width, height, hw);
+  return complementRuns(erodeRuns(complementRuns(eroded, width, height), width, height, hw), width, height);
 }
 
 /**
@@ -394,33 +404,28 @@ export function morphologyOpen(src: Uint8Array, width: number, height: number, k
  * Labels runs of pixels, not pixels (union-find over runs that touch 8-connectedly).
  */
 export function largestConnectedComponent(src: Uint8Array, width: number, height: number): { mask: Uint8Array; area: number } {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const rows: number[] = [];
-  const parent: number[] = [];
+  const { runs, area } = largestComponentRuns(runsOf(src, width, height), height);
+  return { mask: renderRuns(runs, width, height), area };
+}
+
+/** largestConnectedComponent on runs: the component's runs (by row) and its area. */
+function largestComponentRuns(r: RowRuns, height: number): { runs: RowRuns; area: number } {
+  const n = r.s.length;
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
   const find = (a: number): number => {
     while (parent[a] !== a) a = parent[a] = parent[parent[a]];
     return a;
   };
-  let prevFirst = 0;
-  let prevEnd = 0; // runs of the previous row: [prevFirst, prevEnd)
-  for (let y = 0; y < height; y++) {
-    const base = y * width;
-    const rowFirst = starts.length;
-    let p = prevFirst;
-    for (let x = 0; x < width; ) {
-      if (src[base + x] === 0) {
-        x++;
-        continue;
-      }
-      const s = x;
-      while (x < width && src[base + x] !== 0) x++;
-      const e = x - 1;
-      const id = starts.length;
-      starts.push(s), ends.push(e), rows.push(y), parent.push(id);
+  for (let y = 1; y < height; y++) {
+    let p = r.off[y - 1];
+    const prevEnd = r.off[y];
+    for (let id = r.off[y]; id < r.off[y + 1]; id++) {
+      const s = r.s[id];
+      const e = r.e[id];
       // previous-row runs touching [s-1, e+1]
-      while (p < prevEnd && ends[p] < s - 1) p++;
-      for (let q = p; q < prevEnd && starts[q] <= e + 1; q++) {
+      while (p < prevEnd && r.e[p] < s - 1) p++;
+      for (let q = p; q < prevEnd && r.s[q] <= e + 1; q++) {
         const a = find(q);
         const b = find(id);
         if (a !== b) {
@@ -429,20 +434,24 @@ export function largestConnectedComponent(src: Uint8Array, width: number, height
         }
       }
     }
-    prevFirst = rowFirst;
-    prevEnd = starts.length;
   }
   const area = new Map<number, number>();
-  for (let i = 0; i < starts.length; i++) {
+  for (let i = 0; i < n; i++) {
     const root = find(i);
-    area.set(root, (area.get(root) ?? 0) + ends[i] - starts[i] + 1);
+    area.set(root, (area.get(root) ?? 0) + r.e[i] - r.s[i] + 1);
   }
   let best = -1;
   let bestArea = 0;
   for (const [root, a] of area) if (a > bestArea || (a === bestArea && root < best)) (best = root), (bestArea = a);
-  const mask = new Uint8Array(width * height);
-  for (let i = 0; i < starts.length; i++) if (find(i) === best) mask.fill(255, rows[i] * width + starts[i], rows[i] * width + ends[i] + 1);
-  return { mask, area: bestArea };
+  const s: number[] = [];
+  const e: number[] = [];
+  const off = new Int32Array(height + 1);
+  for (let y = 0; y < height; y++) {
+    off[y] = s.length;
+    for (let i = r.off[y]; i < r.off[y + 1]; i++) if (find(i) === best) s.push(r.s[i]), e.push(r.e[i]);
+  }
+  off[height] = s.length;
+  return { runs: { s, e, off }, area: bestArea };
 }
 
 /** Each row's leftmost and rightmost non-zero pixel: the only candidates for the convex hull. */
@@ -483,7 +492,26 @@ function rowExtremes(src: Uint8Array, width: number, height: number): { xs: numb
  */
 export function convexHullFill(src: Uint8Array, width: number, height: number): Uint8Array | null {
   const { xs, ys } = rowExtremes(src, width, height);
-  if (xs.length === 0) return null;
+  return xs.length === 0 ? null : hullFill(xs, ys, width, height);
+}
+
+/** Each row's first run start and last run end (rowExtremes on runs). */
+function runExtremes(r: RowRuns, height: number): { xs: number[]; ys: number[] } {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let y = 0; y < height; y++) {
+    if (r.off[y] === r.off[y + 1]) continue;
+    const first = r.s[r.off[y]];
+    const last = r.e[r.off[y + 1] - 1];
+    xs.push(first);
+    ys.push(y);
+    if (last !== first) xs.push(last), ys.push(y);
+  }
+  return { xs, ys };
+}
+
+/** convexHullFill of the points (xs[i], ys[i]) (at least one). */
+function hullFill(xs: number[], ys: number[], width: number, height: number): Uint8Array {
   const idx = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b] || ys[a] - ys[b]);
   const cross = (o: number, a: number, b: number) => (xs[a] - xs[o]) * (ys[b] - ys[o]) - (ys[a] - ys[o]) * (xs[b] - xs[o]);
   const lower: number[] = [];
@@ -600,7 +628,11 @@ function fillConvexPoly(out: Uint8Array, width: number, height: number, vx: numb
  */
 export function minEnclosingCircle(src: Uint8Array, width: number, height: number): Circle | null {
   const { xs, ys } = rowExtremes(src, width, height);
-  if (xs.length === 0) return null;
+  return xs.length === 0 ? null : enclosingCircle(xs, ys);
+}
+
+/** minEnclosingCircle of the points (xs[i], ys[i]) (at least one). */
+function enclosingCircle(xs: number[], ys: number[]): Circle {
   const order = new Rng(0x5eed).shuffle(xs.map((_, i) => i));
   const px = order.map((i) => xs[i]);
   const py = order.map((i) => ys[i]);
@@ -668,6 +700,8 @@ export interface RetinaMask {
   area: number;
   /** Share of the mask that the thresholded component itself covers (the rest is hull fill). */
   solidity: number;
+  /** Bounding box of the mask (boundingBox(mask)). */
+  box: Box;
   /** Intermediate planes, for the tests and the web page. */
   steps?: { median: Uint8Array; binary: Uint8Array; opened: Uint8Array; lcc: Uint8Array; hull: Uint8Array };
 }
@@ -685,33 +719,64 @@ export interface RetinaMask {
  */
 export function retinaMask(img: RgbImage, opts: { keepSteps?: boolean; source?: string } = {}): RetinaMask {
   const { width, height } = img;
-  const green = channel(img, 1);
-  const median = medianBlur(green, width, height, MEDIAN_KSIZE);
+  const median = medianBlur(channel(img, 1), width, height, MEDIAN_KSIZE);
   const otsu = otsuThreshold(median);
-  const binary = thresholdBinary(median, otsu);
-  const opened = morphologyOpen(binary, width, height, OPEN_KSIZE);
-  const { mask: lcc, area: lccArea } = largestConnectedComponent(opened, width, height);
-  const hull = lccArea > 0 ? convexHullFill(lcc, width, height) : null;
-  const circle = hull ? minEnclosingCircle(lcc, width, height) : null;
-  if (!circle || !hull) throw new DrXaiError('no retina found (the frame is blank or has no bright field of view)', { file: opts.source });
+  // threshold -> opening -> largest component on runs (a few per row), not pixels
+  const binary = runsAbove(median, width, height, otsu);
+  const opened = openRuns(binary, width, height, OPEN_KSIZE);
+  const { runs: lcc, area: lccArea } = largestComponentRuns(opened, height);
+  const noRetina = () => new DrXaiError('no retina found (the frame is blank or has no bright field of view)', { file: opts.source });
+  if (lccArea === 0) throw noRetina();
+  const { xs, ys } = runExtremes(lcc, height);
+  const hull = hullFill(xs, ys, width, height);
+  const circle = enclosingCircle(xs, ys);
+  // mask = hull AND inside the shrunk circle, row by row: a row of a filled convex polygon is
+  // one interval, and so is a row of a disc, so each mask row is one span; the circle test is
+  // the per-pixel one, evaluated only at the span ends.
   const mask = new Uint8Array(width * height);
   const rr = CIRCLE_SHRINK * circle.r;
   const rr2 = rr * rr;
   let area = 0;
   let above = 0;
+  let x0 = width, x1 = -1, y0 = height, y1 = -1;
   for (let y = 0; y < height; y++) {
     const dy2 = (y - circle.cy) * (y - circle.cy);
+    const inside = (x: number) => (x - circle.cx) * (x - circle.cx) + dy2 <= rr2;
+    const half = Math.sqrt(Math.max(0, rr2 - dy2));
+    let lo = Math.max(0, Math.ceil(circle.cx - half));
+    let hi = Math.min(width - 1, Math.floor(circle.cx + half));
+    while (lo > 0 && inside(lo - 1)) lo--;
+    while (lo <= hi && !inside(lo)) lo++;
+    while (hi < width - 1 && inside(hi + 1)) hi++;
+    while (hi >= lo && !inside(hi)) hi--;
     const base = y * width;
-    for (let x = 0; x < width; x++) {
-      if (hull[base + x] !== 0 && (x - circle.cx) * (x - circle.cx) + dy2 <= rr2) {
-        mask[base + x] = 255;
-        area++;
-        if (lcc[base + x] !== 0) above++;
-      }
+    while (lo <= hi && hull[base + lo] === 0) lo++;
+    while (hi >= lo && hull[base + hi] === 0) hi--;
+    if (lo > hi) continue;
+    mask.fill(255, base + lo, base + hi + 1);
+    area += hi - lo + 1;
+    for (let i = lcc.off[y]; i < lcc.off[y + 1]; i++) {
+      const a = Math.max(lo, lcc.s[i]);
+      const b = Math.min(hi, lcc.e[i]);
+      if (b >= a) above += b - a + 1;
     }
+    if (lo < x0) x0 = lo;
+    if (hi > x1) x1 = hi;
+    if (y < y0) y0 = y;
+    y1 = y;
   }
   if (area === 0) throw new DrXaiError('no retina found (the field of view is too small)', { file: opts.source });
-  return { mask, circle, otsu, area, solidity: area ? above / area : 0, steps: opts.keepSteps ? { median, binary, opened, lcc, hull } : undefined };
+  return {
+    mask,
+    circle,
+    otsu,
+    area,
+    solidity: above / area,
+    box: { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 },
+    steps: opts.keepSteps
+      ? { median, binary: renderRuns(binary, width, height), opened: renderRuns(opened, width, height), lcc: renderRuns(lcc, width, height), hull }
+      : undefined,
+  };
 }
 
 /** One channel of an interleaved image as its own plane. */

@@ -118,12 +118,14 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   let mask: Uint8Array;
   let circle: Circle | null = null;
   let solidity = 1;
+  let maskBox: Box | null = null;
   let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
   if (config.mask) {
     const rm = retinaMask(img, { source: opts.source });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
     solidity = rm.solidity;
+    maskBox = rm.box;
   } else {
     mask = new Uint8Array(width * height).fill(255);
   }
@@ -132,7 +134,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   let box: Box = { x: 0, y: 0, width, height };
   let pad = { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 };
   if (config.crop) {
-    box = boundingBox(mask, width, height) ?? box;
+    box = maskBox ?? boundingBox(mask, width, height) ?? box;
     pad = padToSquare(box);
     work = cropAndPad(work, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop);
     mask = cropAndPad({ width, height, channels: 1, data: mask }, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop).data;

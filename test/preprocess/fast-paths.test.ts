@@ -6,9 +6,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { encodePng, Rng } from '../../src/core/index.ts';
-import { medianBlur, morphologyOpen, PreprocessPool, preprocessFundus, resizeArea, runPreprocess } from '../../src/preprocess/index.ts';
-import { ellipseHalfWidths } from '../../src/preprocess/mask.ts';
+import { encodePng, Rng, type RgbImage } from '../../src/core/index.ts';
+import {
+  convexHullFill,
+  largestConnectedComponent,
+  medianBlur,
+  minEnclosingCircle,
+  morphologyOpen,
+  otsuThreshold,
+  PreprocessPool,
+  preprocessFundus,
+  resizeArea,
+  retinaMask,
+  runPreprocess,
+} from '../../src/preprocess/index.ts';
+import { boundingBox, channel, ellipseHalfWidths, thresholdBinary } from '../../src/preprocess/mask.ts';
 import { CASES, loadFixture } from './fixtures.ts';
 
 test('the grey-plane, mask-skipping colour path equals the step-by-step one (keepSteps)', async () => {
@@ -125,5 +137,53 @@ test('medianBlur (four rows at a time for ksize 9) equals the median by definiti
     for (let i = 0; i < src.length; i++) src[i] = rng.next() < 0.1 ? (rng.next() < 0.5 ? 0 : 255) : Math.floor((i % w) * 7 + rng.next() * 60) & 255;
     assert.deepEqual(medianBlur(src, w, h, 9), bruteMedian(src, w, h, 9), `${w}x${h} k9`);
     assert.deepEqual(medianBlur(src, w, h, 5), bruteMedian(src, w, h, 5), `${w}x${h} k5`);
+  }
+});
+
+test('retinaMask (spans on runs) equals the per-pixel definition: hull AND shrunk circle, solidity, box', async () => {
+  const rng = new Rng(3);
+  const images: RgbImage[] = [];
+  for (const name of CASES) images.push(await loadFixture(`${name}_in.png`));
+  // irregular bright blobs with dark holes and specks, off-centre and touching the border
+  for (const [w, h] of [[80, 60], [57, 90], [120, 41]]) {
+    const data = new Uint8Array(w * h * 3);
+    const cx = w * (0.3 + 0.4 * rng.next()), cy = h * (0.3 + 0.4 * rng.next()), r = Math.min(w, h) * (0.4 + 0.3 * rng.next());
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = Math.hypot((x - cx) * (1 + 0.3 * Math.sin(y / 5)), y - cy);
+        const v = d < r && rng.next() > 0.05 && Math.hypot(x - cx - r / 3, y - cy) > r / 5 ? 120 + Math.floor(rng.next() * 100) : Math.floor(rng.next() * 20);
+        data.set([v, v, v], (y * w + x) * 3);
+      }
+    }
+    images.push({ width: w, height: h, channels: 3, data });
+  }
+  for (const img of images) {
+    const { width: w, height: h } = img;
+    const rm = retinaMask(img, { keepSteps: true });
+    const med = medianBlur(channel(img, 1), w, h, 9);
+    const t = otsuThreshold(med);
+    assert.equal(rm.otsu, t);
+    const { mask: lcc } = largestConnectedComponent(morphologyOpen(thresholdBinary(med, t), w, h, 9), w, h);
+    assert.deepEqual(rm.steps!.lcc, lcc);
+    const hull = convexHullFill(lcc, w, h)!;
+    const c = minEnclosingCircle(lcc, w, h)!;
+    assert.deepEqual(rm.circle, c);
+    const rr = 0.98 * c.r;
+    const want = new Uint8Array(w * h);
+    let area = 0, above = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        if (hull[i] !== 0 && (x - c.cx) * (x - c.cx) + (y - c.cy) * (y - c.cy) <= rr * rr) {
+          want[i] = 255;
+          area++;
+          if (lcc[i] !== 0) above++;
+        }
+      }
+    }
+    assert.deepEqual(rm.mask, want, `${w}x${h}`);
+    assert.equal(rm.area, area);
+    assert.equal(rm.solidity, above / area);
+    assert.deepEqual(rm.box, boundingBox(want, w, h));
   }
 });

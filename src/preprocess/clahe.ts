@@ -41,7 +41,9 @@ export function clahe(src: Uint8Array, width: number, height: number, clipLimit 
       hist.fill(0);
       for (let y = ty * tileH; y < (ty + 1) * tileH; y++) {
         const row = reflect(y, height) * width;
-        for (let x = tx * tileW; x < (tx + 1) * tileW; x++) hist[src[row + colMap[x]]]++;
+        const xEnd = (tx + 1) * tileW;
+        if (xEnd <= width) for (let x = tx * tileW; x < xEnd; x++) hist[src[row + x]]++;
+        else for (let x = tx * tileW; x < xEnd; x++) hist[src[row + colMap[x]]]++;
       }
       if (clip > 0) {
         let clipped = 0;
@@ -97,7 +99,12 @@ export function clahe(src: Uint8Array, width: number, height: number, clipLimit 
       const v = src[row + x];
       const top = f32(f32(luts[plane1 + ind1[x] + v] * xa1[x]) + f32(luts[plane1 + ind2[x] + v] * xa[x]));
       const bottom = f32(f32(luts[plane2 + ind1[x] + v] * xa1[x]) + f32(luts[plane2 + ind2[x] + v] * xa[x]));
-      out[row + x] = saturateU8(f32(f32(top * ya1) + f32(bottom * ya)));
+      // saturate_cast<uchar>: the value is a convex combination of LUT entries, so within
+      // 0..255 up to float error; round half to even inline
+      const r = f32(f32(top * ya1) + f32(bottom * ya));
+      let q = Math.round(r);
+      if (q - r === 0.5 && (q & 1) === 1) q--;
+      out[row + x] = q > 255 ? 255 : q < 0 ? 0 : q;
     }
   }
   return out;

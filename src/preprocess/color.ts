@@ -52,9 +52,23 @@ function forwardTables() {
  * arithmetic.
  */
 export function rgbToLab(img: RgbImage, blackOutside?: Uint8Array): RgbImage {
+  const out = new Uint8Array(img.data.length);
+  rgbToLabInto(img, blackOutside, out, out.subarray(1), out.subarray(2), 3);
+  return { width: img.width, height: img.height, channels: 3, data: out };
+}
+
+/** rgbToLab into three planes (what CLAHE on L needs, without interleaving and picking L out). */
+export function rgbToLabPlanes(img: RgbImage, blackOutside?: Uint8Array): { L: Uint8Array; a: Uint8Array; b: Uint8Array } {
+  const n = img.width * img.height;
+  const L = new Uint8Array(n), a = new Uint8Array(n), b = new Uint8Array(n);
+  rgbToLabInto(img, blackOutside, L, a, b, 1);
+  return { L, a, b };
+}
+
+/** The conversion itself: pixel p's L, a, b go to outL/outA/outB[p * step]. */
+function rgbToLabInto(img: RgbImage, blackOutside: Uint8Array | undefined, outL: Uint8Array, outA: Uint8Array, outB: Uint8Array, step: number): void {
   const { gamma, cbrt, c } = forwardTables();
   const src = img.data;
-  const out = new Uint8Array(src.length);
   const half = 1 << (LAB_SHIFT - 1);
   const half2 = 1 << (LAB_SHIFT2 - 1);
   const Lscale = Math.trunc((116 * 255 + 50) / 100);
@@ -63,11 +77,11 @@ export function rgbToLab(img: RgbImage, blackOutside?: Uint8Array): RgbImage {
   // black's Lab through the same arithmetic, once
   const black = blackOutside ? rgbToLab({ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }).data : null;
   const blackL = black ? black[0] : 0, blackA = black ? black[1] : 0, blackB = black ? black[2] : 0;
-  for (let i = 0, p = 0; i < src.length; i += 3, p++) {
+  for (let i = 0, p = 0, o = 0; i < src.length; i += 3, p++, o += step) {
     if (blackOutside && blackOutside[p] === 0) {
-      out[i] = blackL;
-      out[i + 1] = blackA;
-      out[i + 2] = blackB;
+      outL[o] = blackL;
+      outA[o] = blackA;
+      outB[o] = blackB;
       continue;
     }
     const R = gamma[src[i]], G = gamma[src[i + 1]], B = gamma[src[i + 2]];
@@ -77,11 +91,10 @@ export function rgbToLab(img: RgbImage, blackOutside?: Uint8Array): RgbImage {
     const L = (Lscale * fY + Lshift + half2) >> LAB_SHIFT2;
     const a = (500 * (fX - fY) + ab0 + half2) >> LAB_SHIFT2;
     const b = (200 * (fY - fZ) + ab0 + half2) >> LAB_SHIFT2;
-    out[i] = L < 0 ? 0 : L > 255 ? 255 : L;
-    out[i + 1] = a < 0 ? 0 : a > 255 ? 255 : a;
-    out[i + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+    outL[o] = L < 0 ? 0 : L > 255 ? 255 : L;
+    outA[o] = a < 0 ? 0 : a > 255 ? 255 : a;
+    outB[o] = b < 0 ? 0 : b > 255 ? 255 : b;
   }
-  return { width: img.width, height: img.height, channels: 3, data: out };
 }
 
 const INV_GAMMA_TAB = 1 << 16;
@@ -113,20 +126,27 @@ function inverseTables() {
  * `keep`, pixels where it is 0 are set to black instead (the pipeline's mask).
  */
 export function labToRgb(lab: RgbImage, keep?: Uint8Array): RgbImage {
+  const d = lab.data;
+  return labPlanesToRgb(d, d.subarray(1), d.subarray(2), 3, lab.width, lab.height, keep);
+}
+
+/** labToRgb from planes L, a, b, pixel p at index p * step of each. */
+export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Array, step: number, width: number, height: number, keep?: Uint8Array): RgbImage {
   const { invGamma, fy: fyTab, y: yTab } = inverseTables();
-  const src = lab.data;
-  const out = new Uint8Array(src.length);
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
   const fThresh = 7.787 * 0.008856 + 16 / 116;
   const m = XYZ_TO_SRGB;
   const c0 = m[0] * D65[0], c1 = m[1], c2 = m[2] * D65[2];
   const c3 = m[3] * D65[0], c4 = m[4], c5 = m[5] * D65[2];
   const c6 = m[6] * D65[0], c7 = m[7], c8 = m[8] * D65[2];
-  for (let i = 0, p = 0; i < src.length; i += 3, p++) {
+  for (let p = 0, i = 0, s = 0; p < n; p++, i += 3, s += step) {
     if (keep && keep[p] === 0) continue; // out is zero-filled
-    const fy = fyTab[src[i]];
-    const Y = yTab[src[i]];
-    let fx = (src[i + 1] - 128) / 500 + fy;
-    let fz = fy - (src[i + 2] - 128) / 200;
+    const l = srcL[s];
+    const fy = fyTab[l];
+    const Y = yTab[l];
+    let fx = (srcA[s] - 128) / 500 + fy;
+    let fz = fy - (srcB[s] - 128) / 200;
     fx = fx <= fThresh ? (fx - 16 / 116) / 7.787 : fx * fx * fx;
     fz = fz <= fThresh ? (fz - 16 / 116) / 7.787 : fz * fz * fz;
     let r = c0 * fx + c1 * Y + c2 * fz;
@@ -139,7 +159,7 @@ export function labToRgb(lab: RgbImage, keep?: Uint8Array): RgbImage {
     out[i + 1] = invGamma[(g * INV_GAMMA_TAB + 0.5) | 0];
     out[i + 2] = invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
   }
-  return { width: lab.width, height: lab.height, channels: 3, data: out };
+  return { width, height, channels: 3, data: out };
 }
 
 /**

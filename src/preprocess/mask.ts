@@ -78,8 +78,12 @@ export function medianBlur(src: Uint8Array, width: number, height: number, ksize
   return out;
 }
 
+/** medianBlur9's padded copy of the plane, kept between calls (one per thread: module state). */
+let medianScratch = new Uint8Array(0);
+
 /**
- * medianBlur for ksize 9 (the mask step's hot loop), Huang's algorithm for four output rows at
+ * medianBlur for ksize 9 (the mask step's hot loop), of a plane or of one channel of an
+ * interleaved image, Huang's algorithm for four output rows at
  * once: their windows (rows y-4 .. y+7 between them) share most rows, so one histogram of
  * 32-bit bins holds all four windows' counts, 8 bits each (a count is at most 81), and a pixel
  * leaving or entering a row is one update for all windows that contain the row: 6 histogram
@@ -87,17 +91,22 @@ export function medianBlur(src: Uint8Array, width: number, height: number, ksize
  * sliding loop needs no clamping: padded column j holds source column clamp(j - 5), and the
  * window of output column x covers padded columns x + 1 .. x + 9.
  */
-function medianBlur9(src: Uint8Array, width: number, height: number): Uint8Array {
+function medianBlur9(src: Uint8Array, width: number, height: number, channels = 1, channel = 0): Uint8Array {
   const R = 4, K = 9, RANK = 40;
   const out = new Uint8Array(width * height);
   const hist = new Int32Array(256);
   const pw = width + K;
-  const padded = new Uint8Array(pw * height);
+  if (medianScratch.length < pw * height) medianScratch = new Uint8Array(pw * height);
+  const padded = medianScratch;
   for (let y = 0; y < height; y++) {
-    const s = y * width, d = y * pw;
-    padded.fill(src[s], d, d + R + 1);
-    padded.set(src.subarray(s, s + width), d + R + 1);
-    padded.fill(src[s + width - 1], d + R + 1 + width, d + pw);
+    const d = y * pw;
+    if (channels === 1) {
+      padded.set(src.subarray(y * width, (y + 1) * width), d + R + 1);
+    } else {
+      for (let x = 0, i = y * width * channels + channel; x < width; x++, i += channels) padded[d + R + 1 + x] = src[i];
+    }
+    padded.fill(padded[d + R + 1], d, d + R + 1);
+    padded.fill(padded[d + R + width], d + R + 1 + width, d + pw);
   }
   const row = (y: number) => (y < 0 ? 0 : y >= height ? height - 1 : y) * pw;
   for (let y = 0; y < height; y += 4) {
@@ -719,7 +728,8 @@ export interface RetinaMask {
  */
 export function retinaMask(img: RgbImage, opts: { keepSteps?: boolean; source?: string } = {}): RetinaMask {
   const { width, height } = img;
-  const median = medianBlur(channel(img, 1), width, height, MEDIAN_KSIZE);
+  // medianBlur(channel(img, 1), MEDIAN_KSIZE), reading the green channel in place
+  const median = MEDIAN_KSIZE === 9 ? medianBlur9(img.data, width, height, img.channels, 1) : medianBlur(channel(img, 1), width, height, MEDIAN_KSIZE);
   const otsu = otsuThreshold(median);
   // threshold -> opening -> largest component on runs (a few per row), not pixels
   const binary = runsAbove(median, width, height, otsu);

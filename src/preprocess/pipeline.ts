@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { DrXaiError, type RgbImage } from '../core/index.ts';
 import { benGraham } from './bengraham.ts';
 import { clahe } from './clahe.ts';
-import { greenEmphasisPlane, greyToRgb, labToRgb, rgbToLab } from './color.ts';
+import { greenEmphasisPlane, greyToRgb, labPlanesToRgb, rgbToLabPlanes } from './color.ts';
 import { cropAndPad, fitSquare, padToSquare, resizeAndPad, type PreprocessGeometry } from './geometry.ts';
 import { boundingBox, CIRCLE_SHRINK, retinaMask, type Box, type Circle } from './mask.ts';
 import { qualityScore, type QualityReport } from './quality.ts';
@@ -153,13 +153,9 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   // Pixels outside the mask are black from here on, so the colour steps skip them (they would
   // be zeroed after each step anyway); `work` stays zero there.
   if (config.clahe) {
-    const lab = rgbToLab(work, mask);
-    const n = lab.width * lab.height;
-    const L = new Uint8Array(n);
-    for (let i = 0; i < n; i++) L[i] = lab.data[3 * i];
-    const Lc = clahe(L, lab.width, lab.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
-    for (let i = 0; i < n; i++) lab.data[3 * i] = Lc[i];
-    work = labToRgb(lab, mask);
+    const lab = rgbToLabPlanes(work, mask);
+    const Lc = clahe(lab.L, work.width, work.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
+    work = labPlanesToRgb(Lc, lab.a, lab.b, 1, work.width, work.height, mask);
     if (steps) steps.clahe = work;
     lap('clahe');
   }

@@ -46,7 +46,7 @@ const SUBDIRS = ['data', 'preprocessed', 'run', 'evaluation', 'cam'];
 
 /** Run predictions over samples in batches with a loaded package. */
 async function scores(modelPath: string, samples: Sample[], images: Map<string, RgbImage>): Promise<number[]> {
-  const model = await loadModel(modelPath, { intraOpNumThreads: undefined });
+  const model = await loadModel(modelPath);
   try {
     const out: number[] = [];
     for (let i = 0; i < samples.length; i += 32) {

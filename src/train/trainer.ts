@@ -143,8 +143,7 @@ async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWei
       lossBatches++;
     }
   }
-  const task = cfg.task === 'grade' ? 'grade' : cfg.task;
-  const scores = positiveProbability(logits, task, p.k);
+  const scores = positiveProbability(logits, cfg.task, p.k);
   const labels = store.samples.map((s) => labelFor(s.grade as number, cfg.task === 'grade' ? 'referable' : cfg.task));
   const hasBoth = labels.includes(0) && labels.includes(1);
   const a = hasBoth ? auroc(labels, scores) : NaN;

@@ -130,11 +130,14 @@ export function labToRgb(lab: RgbImage, keep?: Uint8Array): RgbImage {
   return labPlanesToRgb(d, d.subarray(1), d.subarray(2), 3, lab.width, lab.height, keep);
 }
 
-/** labToRgb from planes L, a, b, pixel p at index p * step of each. */
-export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Array, step: number, width: number, height: number, keep?: Uint8Array): RgbImage {
+/**
+ * labToRgb from planes L, a, b, pixel p at index p * step of each. With `greenEmphasised`, the
+ * result is greenEmphasisPlane of that RGB image (one grey plane), without the RGB buffer.
+ */
+export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Array, step: number, width: number, height: number, keep?: Uint8Array, greenEmphasised = false): RgbImage {
   const { invGamma, fy: fyTab, y: yTab } = inverseTables();
   const n = width * height;
-  const out = new Uint8Array(n * 3);
+  const out = new Uint8Array(greenEmphasised ? n : n * 3);
   const fThresh = 7.787 * 0.008856 + 16 / 116;
   const m = XYZ_TO_SRGB;
   const c0 = m[0] * D65[0], c1 = m[1], c2 = m[2] * D65[2];
@@ -155,11 +158,18 @@ export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Ar
     r = r <= 0 ? 0 : r >= 1 ? 1 : r;
     g = g <= 0 ? 0 : g >= 1 ? 1 : g;
     b = b <= 0 ? 0 : b >= 1 ? 1 : b;
-    out[i] = invGamma[(r * INV_GAMMA_TAB + 0.5) | 0];
-    out[i + 1] = invGamma[(g * INV_GAMMA_TAB + 0.5) | 0];
-    out[i + 2] = invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
+    const R = invGamma[(r * INV_GAMMA_TAB + 0.5) | 0];
+    const G = invGamma[(g * INV_GAMMA_TAB + 0.5) | 0];
+    const B = invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
+    if (greenEmphasised) {
+      out[p] = greenOf(R, G, B);
+    } else {
+      out[i] = R;
+      out[i + 1] = G;
+      out[i + 2] = B;
+    }
   }
-  return { width, height, channels: 3, data: out };
+  return { width, height, channels: greenEmphasised ? 1 : 3, data: out };
 }
 
 /**
@@ -175,8 +185,13 @@ export function greenEmphasis(img: RgbImage): RgbImage {
 export function greenEmphasisPlane(img: RgbImage): RgbImage {
   const src = img.data;
   const out = new Uint8Array(img.width * img.height);
-  for (let i = 0, p = 0; i < src.length; i += 3, p++) out[p] = ((src[i] + 8 * src[i + 1] + src[i + 2] + 5) / 10) | 0;
+  for (let i = 0, p = 0; i < src.length; i += 3, p++) out[p] = greenOf(src[i], src[i + 1], src[i + 2]);
   return { width: img.width, height: img.height, channels: 1, data: out };
+}
+
+/** The step-4 grey value of one pixel: (R + 8G + B + 5) / 10, rounded down. */
+function greenOf(r: number, g: number, b: number): number {
+  return ((r + 8 * g + b + 5) / 10) | 0;
 }
 
 /** A 1-channel plane as a 3-channel image with R = G = B. */

@@ -152,16 +152,20 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   // 3. CLAHE on L of Lab
   // Pixels outside the mask are black from here on, so the colour steps skip them (they would
   // be zeroed after each step anyway); `work` stays zero there.
+  // 4. (below) green emphasis, kept as one grey plane while nothing needs three channels
+  let grey: RgbImage | null = null;
   if (config.clahe) {
     const lab = rgbToLabPlanes(work, mask);
     const Lc = clahe(lab.L, work.width, work.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
-    work = labPlanesToRgb(Lc, lab.a, lab.b, 1, work.width, work.height, mask);
+    // without steps to show, Lab -> RGB -> green emphasis in one pass (no RGB buffer)
+    const fused = config.green && !steps;
+    const converted = labPlanesToRgb(Lc, lab.a, lab.b, 1, work.width, work.height, mask, fused);
+    if (fused) grey = converted;
+    else work = converted;
     if (steps) steps.clahe = work;
     lap('clahe');
   }
-  // 4. green emphasis, kept as one grey plane while nothing needs three channels
-  let grey: RgbImage | null = null;
-  if (config.green) {
+  if (config.green && !grey) {
     grey = greenEmphasisPlane(work); // (0 + 0 + 0 + 5) / 10 = 0: still black outside
     if (steps) steps.green = greyToRgb(grey);
     lap('green');

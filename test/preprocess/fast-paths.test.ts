@@ -29,6 +29,8 @@ test('the grey-plane, mask-skipping colour path equals the step-by-step one (kee
     for (const cfg of [{ size: 64 }, { size: 64, green: false }, { size: 64, benGraham: true }, { size: 64, mask: false }]) {
       const r = preprocessFundus(img, cfg, { keepSteps: true });
       const s = r.steps!;
+      // without steps, Lab -> RGB -> grey is one fused pass: the same image
+      assert.deepEqual(preprocessFundus(img, cfg).image.data, r.image.data, `${name} ${JSON.stringify(cfg)} fused`);
       // green step: (R + 8G + B + 5) / 10 of the CLAHE image, on all three channels
       const from = s.clahe ?? s.cropped;
       const g = s.green;

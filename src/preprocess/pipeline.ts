@@ -84,7 +84,11 @@ export interface PreprocessOptions {
   decodeFactor?: number;
   sourceWidth?: number;
   sourceHeight?: number;
-  /** When given, milliseconds spent in each step are added to it under the step's name (profiling). */
+  /**
+   * When given, milliseconds spent in each step are added to it under the step's name
+   * (profiling): median (of the mask step), mask (the rest of it), crop, quality, clahe, green,
+   * benGraham, resize.
+   */
   timings?: Record<string, number>;
 }
 
@@ -119,9 +123,11 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   let circle: Circle | null = null;
   let solidity = 1;
   let maskBox: Box | null = null;
+  let medianBefore = 0;
   let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
   if (config.mask) {
-    const rm = retinaMask(img, { source: opts.source });
+    medianBefore = timings?.median ?? 0;
+    const rm = retinaMask(img, { source: opts.source, timings });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
     solidity = rm.solidity;
@@ -130,6 +136,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     mask = new Uint8Array(width * height).fill(255);
   }
   lap('mask');
+  if (timings && config.mask) timings.mask -= timings.median - medianBefore; // the median is reported on its own
   // 2. crop + pad to square
   let box: Box = { x: 0, y: 0, width, height };
   let pad = { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 };

@@ -117,10 +117,14 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
         }
       } else if (cn === 1) {
         // entries come grouped by destination: sum each group in a register, rounding to
-        // float32 after every addition exactly as the Float32Array accumulation would
+        // float32 after every addition exactly as the Float32Array accumulation would; a zero
+        // source value adds exactly 0 (the black outside the retina, the padding), so skip it
         for (let d = 0, k = 0; d < dstW; d++) {
           let acc = 0;
-          for (const end = groupEnd[d]; k < end; k++) acc = f32(acc + src[srow + sOfs[k]] * alpha[k]);
+          for (const end = groupEnd[d]; k < end; k++) {
+            const v = src[srow + sOfs[k]];
+            if (v !== 0) acc = f32(acc + v * alpha[k]);
+          }
           buf[d] = acc;
         }
       } else {

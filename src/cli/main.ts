@@ -4,8 +4,7 @@
  * ./commands/<name>.ts and exports `register(program)`; all real work is in src/<concern>.
  */
 import { Command, CommanderError } from 'commander';
-import { isUserError } from '../core/index.ts';
-import { DISCLAIMER } from './disclaimer.ts';
+import { DISCLAIMER, isUserError } from '../core/index.ts';
 import { register as registerDemo } from './commands/demo.ts';
 import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerSplit } from './commands/split.ts';

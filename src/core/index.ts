@@ -4,3 +4,4 @@ export { writeFileAtomic, readFileOrFail, assertDirectory } from './fs.ts';
 export { progressBar, type Progress } from './progress.ts';
 export { decodeImage, encodePng, writePng, sniffImageFormat, DEFAULT_MAX_PIXELS, type RgbImage, type ImageLimits, type ImageFormat } from './image.ts';
 export { toCsv, type CsvValue } from './csv.ts';
+export { DISCLAIMER } from './disclaimer.ts';

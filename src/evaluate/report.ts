@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
-import { DISCLAIMER } from '../cli/disclaimer.ts';
+import { DISCLAIMER, DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
 import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve } from './curves.ts';

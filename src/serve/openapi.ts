@@ -4,7 +4,7 @@
  * server's responses share one definition.
  */
 import { z } from 'zod';
-import { DISCLAIMER } from '../cli/disclaimer.ts';
+import { DISCLAIMER } from '../core/index.ts';
 import { ErrorResponse, ExplainResponse, HealthResponse, ModelResponse, ScreenResponse } from './schemas.ts';
 import type { ServeLimits } from './server.ts';
 

@@ -11,8 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import fastifyCors from '@fastify/cors';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
-import { DISCLAIMER } from '../cli/disclaimer.ts';
-import { readFileOrFail, sniffImageFormat } from '../core/index.ts';
+import { DISCLAIMER, readFileOrFail, sniffImageFormat } from '../core/index.ts';
 import type { FundusModel } from '../models/index.ts';
 import { problem, type HttpProblem } from './errors.ts';
 import { EXPLAIN_METHOD } from './heatmap.ts';

@@ -21,7 +21,7 @@ import {
   stratifiedBootstrap,
   SUMMARY_COLUMNS,
 } from '../../src/evaluate/index.ts';
-import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 
 function synthetic(n: number, seed: number) {
   const rng = new Rng(seed);

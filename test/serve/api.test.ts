@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
-import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import { decodeImage } from '../../src/core/index.ts';
 import { CamExplainer, REFERABLE_TARGET } from '../../src/explain/index.ts';
 import { ExplainResponse, HealthResponse, ModelResponse, ScreenResponse } from '../../src/serve/index.ts';

@@ -19,7 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import { DEFAULT_WEB_ROOT } from '../../src/serve/index.ts';
 import { phantomPng, ROOT, smallModel } from './helpers.ts';
 import { createServer } from '../../src/serve/index.ts';

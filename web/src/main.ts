@@ -3,7 +3,7 @@
  * decision, heat map), several give a sortable table with a CSV download. Two switchable paths:
  * in this browser (browser-model.ts, nothing uploaded) or on the server (POST /v1/explain).
  */
-import { DISCLAIMER } from '../../src/cli/disclaimer.ts';
+import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import type { RgbImage } from '../../src/core/index.ts';
 import { screenInBrowser } from './browser-model.ts';
 import type { ExplainResult, ModelInfo, Screening } from './types.ts';

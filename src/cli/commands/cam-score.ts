@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DrXaiError } from '../../core/index.ts';
+import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { CamExplainer, DEFAULT_POINTING_TOLERANCE, parseMethod, parseTarget, scoreLesionFolder } from '../../explain/index.ts';
-import { DISCLAIMER } from '../disclaimer.ts';
 import { parseVariant } from './cam.ts';
 import { numberOption } from '../options.ts';
 

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DrXaiError } from '../../core/index.ts';
+import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { loadDataset, parseFormat, readSplitCsv, SPLIT_NAMES, type SplitName } from '../../data/index.ts';
 import { CamExplainer, explainCases, parseMethod, parseTarget, pickBalanced, type CamVariant } from '../../explain/index.ts';
-import { DISCLAIMER } from '../disclaimer.ts';
 import { numberOption } from '../options.ts';
 
 interface CamCliOptions {

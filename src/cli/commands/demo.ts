@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { DrXaiError } from '../../core/index.ts';
+import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { runDemo } from '../../train/index.ts';
-import { DISCLAIMER } from '../disclaimer.ts';
 
 function integer(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

@@ -4,11 +4,10 @@
  * A thin shell: scoring is src/models' scoreImages, every metric is src/evaluate's.
  */
 import type { Command } from 'commander';
-import { DrXaiError, progressBar } from '../../core/index.ts';
+import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
 import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type SplitPredictions } from '../../evaluate/index.ts';
 import { loadModel, scoreImages, type FundusModel } from '../../models/index.ts';
-import { DISCLAIMER } from '../disclaimer.ts';
 import { numberOption } from '../options.ts';
 
 interface EvaluateCliOptions {

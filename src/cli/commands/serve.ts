@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { DrXaiError } from '../../core/index.ts';
+import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { loadModel } from '../../models/index.ts';
 import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
-import { DISCLAIMER } from '../disclaimer.ts';
 import { numberOption } from '../options.ts';
 
 interface ServeCliOptions {

@@ -26,7 +26,7 @@ export {
   NUM_GRADES,
   REFERABLE_GRADE,
 } from './grade.ts';
-export { PLOT_PIXELS, findPlotFont } from './plots.ts';
+export { PLOT_PIXELS, findPlotFont, renderPlot } from './plots.ts';
 export {
   evaluatePredictions,
   formatMetricsTable,

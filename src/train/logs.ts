@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { writeFileAtomic } from '../core/index.ts';
-import { renderPlot } from '../evaluate/plots.ts';
+import { renderPlot } from '../evaluate/index.ts';
 import type { EpochRecord } from './checkpoint.ts';
 
 export const LOG_COLUMNS = ['epoch', 'trainLoss', 'valLoss', 'valAuroc', 'valQwk', 'lr', 'imagesPerSecond', 'seconds'] as const;

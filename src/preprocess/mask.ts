@@ -91,7 +91,10 @@ let medianScratch = new Uint8Array(0);
  * sliding loop needs no clamping: padded column j holds source column clamp(j - 5), and the
  * window of output column x covers padded columns x + 1 .. x + 9.
  */
-function medianBlur9(src: Uint8Array, width: number, height: number, channels = 1, channel = 0): Uint8Array {
+function medianBlur9(src: Uint8Array, width: number, height: number, channels = 1, channel = 0, outHist?: Int32Array): Uint8Array {
+  // histogram of the output, for Otsu: four sub-histograms (one per output row of the pass),
+  // summed into outHist at the end, so that consecutive counts rarely hit the same memory
+  const hist4 = new Int32Array(outHist ? 1024 : 0);
   const R = 4, K = 9, RANK = 40;
   const out = new Uint8Array(width * height);
   const hist = new Int32Array(256);
@@ -168,6 +171,7 @@ function medianBlur9(src: Uint8Array, width: number, height: number, channels = 
     if (n > 1) out[o1 + 0] = m1;
     if (n > 2) out[o2 + 0] = m2;
     if (n > 3) out[o3 + 0] = m3;
+    if (outHist) countMedians(hist4, n, m0, m1, m2, m3);
     for (let x = 1; x < width; x++) {
       const xi = x + K;
       let vo = 0, vi = 0, d0 = 0, d1 = 0, d2 = 0, d3 = 0;
@@ -215,9 +219,19 @@ function medianBlur9(src: Uint8Array, width: number, height: number, channels = 
       if (n > 1) out[o1 + x] = m1;
       if (n > 2) out[o2 + x] = m2;
       if (n > 3) out[o3 + x] = m3;
+      if (outHist) countMedians(hist4, n, m0, m1, m2, m3);
     }
   }
+  if (outHist) for (let v = 0; v < 256; v++) outHist[v] = hist4[v] + hist4[256 + v] + hist4[512 + v] + hist4[768 + v];
   return out;
+}
+
+/** One pass-column of medianBlur9's outputs into its four sub-histograms (n: rows that exist). */
+function countMedians(hist4: Int32Array, n: number, m0: number, m1: number, m2: number, m3: number): void {
+  hist4[m0]++;
+  if (n > 1) hist4[256 + m1]++;
+  if (n > 2) hist4[512 + m2]++;
+  if (n > 3) hist4[768 + m3]++;
 }
 
 /**
@@ -229,8 +243,13 @@ function medianBlur9(src: Uint8Array, width: number, height: number, channels = 
 export function otsuThreshold(src: Uint8Array): number {
   const hist = new Float64Array(256);
   for (let i = 0; i < src.length; i++) hist[src[i]]++;
+  return otsuOfHistogram(hist, src.length);
+}
+
+/** otsuThreshold from the plane's 256-bin histogram and its pixel count. */
+function otsuOfHistogram(hist: ArrayLike<number>, count: number): number {
   const FLT_EPSILON = 1.1920928955078125e-7;
-  const scale = 1 / src.length;
+  const scale = 1 / count;
   let mu = 0;
   for (let i = 0; i < 256; i++) mu += i * hist[i];
   mu *= scale;
@@ -730,10 +749,12 @@ export interface RetinaMask {
 export function retinaMask(img: RgbImage, opts: { keepSteps?: boolean; source?: string; timings?: Record<string, number> } = {}): RetinaMask {
   const { width, height } = img;
   const t0 = opts.timings ? performance.now() : 0;
-  // medianBlur(channel(img, 1), MEDIAN_KSIZE), reading the green channel in place
-  const median = MEDIAN_KSIZE === 9 ? medianBlur9(img.data, width, height, img.channels, 1) : medianBlur(channel(img, 1), width, height, MEDIAN_KSIZE);
+  // medianBlur(channel(img, 1), MEDIAN_KSIZE = 9), reading the green channel in place, and the
+  // histogram of its values
+  const medianHist = new Int32Array(256);
+  const median = medianBlur9(img.data, width, height, img.channels, 1, medianHist);
   if (opts.timings) opts.timings.median = (opts.timings.median ?? 0) + performance.now() - t0;
-  const otsu = otsuThreshold(median);
+  const otsu = otsuOfHistogram(medianHist, width * height); // = otsuThreshold(median)
   // threshold -> opening -> largest component on runs (a few per row), not pixels
   const binary = runsAbove(median, width, height, otsu);
   const opened = openRuns(binary, width, height, OPEN_KSIZE);

@@ -47,6 +47,20 @@ function forwardTables() {
 }
 
 /**
+ * Conversion caches: both conversions are pure functions of a 24-bit colour, and neighbouring
+ * fundus pixels repeat colours (about 90% hits on IDRiD), so each keeps a direct-mapped table
+ * of recent colours (key = packed input, value = packed output, per thread: module state).
+ * A hit returns exactly what the arithmetic returned for that colour.
+ */
+const CACHE_BITS = 16;
+const HASH_MUL = 0x9e3779b1 | 0; // Fibonacci hashing
+function colourCache() {
+  return { keys: new Int32Array(1 << CACHE_BITS).fill(-1), values: new Int32Array(1 << CACHE_BITS) };
+}
+const fwdCache = colourCache();
+const invCache = colourCache();
+
+/**
  * RGB (3-channel, 8-bit) to OpenCV 8-bit Lab, interleaved L,a,b. With `blackOutside`, pixels
  * where it is 0 must be black (the masked photograph) and get black's Lab without the per-pixel
  * arithmetic.
@@ -84,6 +98,15 @@ function rgbToLabInto(img: RgbImage, blackOutside: Uint8Array | undefined, outL:
       outB[o] = blackB;
       continue;
     }
+    const key = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
+    const slot = Math.imul(key, HASH_MUL) >>> (32 - CACHE_BITS);
+    if (fwdCache.keys[slot] === key) {
+      const v = fwdCache.values[slot];
+      outL[o] = v >>> 16;
+      outA[o] = (v >>> 8) & 255;
+      outB[o] = v & 255;
+      continue;
+    }
     const R = gamma[src[i]], G = gamma[src[i + 1]], B = gamma[src[i + 2]];
     const fX = cbrt[(R * c[0] + G * c[1] + B * c[2] + half) >> LAB_SHIFT];
     const fY = cbrt[(R * c[3] + G * c[4] + B * c[5] + half) >> LAB_SHIFT];
@@ -91,9 +114,14 @@ function rgbToLabInto(img: RgbImage, blackOutside: Uint8Array | undefined, outL:
     const L = (Lscale * fY + Lshift + half2) >> LAB_SHIFT2;
     const a = (500 * (fX - fY) + ab0 + half2) >> LAB_SHIFT2;
     const b = (200 * (fY - fZ) + ab0 + half2) >> LAB_SHIFT2;
-    outL[o] = L < 0 ? 0 : L > 255 ? 255 : L;
-    outA[o] = a < 0 ? 0 : a > 255 ? 255 : a;
-    outB[o] = b < 0 ? 0 : b > 255 ? 255 : b;
+    const L8 = L < 0 ? 0 : L > 255 ? 255 : L;
+    const a8 = a < 0 ? 0 : a > 255 ? 255 : a;
+    const b8 = b < 0 ? 0 : b > 255 ? 255 : b;
+    outL[o] = L8;
+    outA[o] = a8;
+    outB[o] = b8;
+    fwdCache.keys[slot] = key;
+    fwdCache.values[slot] = (L8 << 16) | (a8 << 8) | b8;
   }
 }
 
@@ -138,29 +166,20 @@ export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Ar
   const { invGamma, fy: fyTab, y: yTab } = inverseTables();
   const n = width * height;
   const out = new Uint8Array(greenEmphasised ? n : n * 3);
-  const fThresh = 7.787 * 0.008856 + 16 / 116;
-  const m = XYZ_TO_SRGB;
-  const c0 = m[0] * D65[0], c1 = m[1], c2 = m[2] * D65[2];
-  const c3 = m[3] * D65[0], c4 = m[4], c5 = m[5] * D65[2];
-  const c6 = m[6] * D65[0], c7 = m[7], c8 = m[8] * D65[2];
   for (let p = 0, i = 0, s = 0; p < n; p++, i += 3, s += step) {
     if (keep && keep[p] === 0) continue; // out is zero-filled
     const l = srcL[s];
-    const fy = fyTab[l];
-    const Y = yTab[l];
-    let fx = (srcA[s] - 128) / 500 + fy;
-    let fz = fy - (srcB[s] - 128) / 200;
-    fx = fx <= fThresh ? (fx - 16 / 116) / 7.787 : fx * fx * fx;
-    fz = fz <= fThresh ? (fz - 16 / 116) / 7.787 : fz * fz * fz;
-    let r = c0 * fx + c1 * Y + c2 * fz;
-    let g = c3 * fx + c4 * Y + c5 * fz;
-    let b = c6 * fx + c7 * Y + c8 * fz;
-    r = r <= 0 ? 0 : r >= 1 ? 1 : r;
-    g = g <= 0 ? 0 : g >= 1 ? 1 : g;
-    b = b <= 0 ? 0 : b >= 1 ? 1 : b;
-    const R = invGamma[(r * INV_GAMMA_TAB + 0.5) | 0];
-    const G = invGamma[(g * INV_GAMMA_TAB + 0.5) | 0];
-    const B = invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
+    const key = (l << 16) | (srcA[s] << 8) | srcB[s];
+    const slot = Math.imul(key, HASH_MUL) >>> (32 - CACHE_BITS);
+    let rgb: number;
+    if (invCache.keys[slot] === key) {
+      rgb = invCache.values[slot];
+    } else {
+      rgb = labPixelToRgb(l, srcA[s], srcB[s], fyTab, yTab, invGamma);
+      invCache.keys[slot] = key;
+      invCache.values[slot] = rgb;
+    }
+    const R = rgb >>> 16, G = (rgb >>> 8) & 255, B = rgb & 255;
     if (greenEmphasised) {
       out[p] = greenOf(R, G, B);
     } else {
@@ -170,6 +189,29 @@ export function labPlanesToRgb(srcL: Uint8Array, srcA: Uint8Array, srcB: Uint8Ar
     }
   }
   return { width, height, channels: greenEmphasised ? 1 : 3, data: out };
+}
+
+// XYZ -> linear sRGB with the D65 white folded in (X = fx^3 * Xn, Z = fz^3 * Zn), as Lab2RGB_f.
+const F_THRESH = 7.787 * 0.008856 + 16 / 116;
+const M0 = XYZ_TO_SRGB[0] * D65[0], M1 = XYZ_TO_SRGB[1], M2 = XYZ_TO_SRGB[2] * D65[2];
+const M3 = XYZ_TO_SRGB[3] * D65[0], M4 = XYZ_TO_SRGB[4], M5 = XYZ_TO_SRGB[5] * D65[2];
+const M6 = XYZ_TO_SRGB[6] * D65[0], M7 = XYZ_TO_SRGB[7], M8 = XYZ_TO_SRGB[8] * D65[2];
+
+/** One pixel of labToRgb (Lab2RGB_f with OpenCV's 8-bit scaling), packed as R << 16 | G << 8 | B. */
+function labPixelToRgb(l: number, a8: number, b8: number, fyTab: Float64Array, yTab: Float64Array, invGamma: Uint8Array): number {
+  const fy = fyTab[l];
+  const Y = yTab[l];
+  let fx = (a8 - 128) / 500 + fy;
+  let fz = fy - (b8 - 128) / 200;
+  fx = fx <= F_THRESH ? (fx - 16 / 116) / 7.787 : fx * fx * fx;
+  fz = fz <= F_THRESH ? (fz - 16 / 116) / 7.787 : fz * fz * fz;
+  let r = M0 * fx + M1 * Y + M2 * fz;
+  let g = M3 * fx + M4 * Y + M5 * fz;
+  let b = M6 * fx + M7 * Y + M8 * fz;
+  r = r <= 0 ? 0 : r >= 1 ? 1 : r;
+  g = g <= 0 ? 0 : g >= 1 ? 1 : g;
+  b = b <= 0 ? 0 : b >= 1 ? 1 : b;
+  return (invGamma[(r * INV_GAMMA_TAB + 0.5) | 0] << 16) | (invGamma[(g * INV_GAMMA_TAB + 0.5) | 0] << 8) | invGamma[(b * INV_GAMMA_TAB + 0.5) | 0];
 }
 
 /**

@@ -1,6 +1,7 @@
 // The pipeline's shortcuts give the same results as the plain steps: colour steps that skip the
 // black outside of the mask and resize one grey plane, and a persistent PreprocessPool that
-// writes the same files as a one-off run; morphology on runs equals the opening by definition.
+// writes the same files as a one-off run; morphology on runs equals the opening by definition;
+// the Lab colour caches return what the arithmetic returns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,8 +17,10 @@ import {
   otsuThreshold,
   PreprocessPool,
   preprocessFundus,
+  labToRgb,
   resizeArea,
   retinaMask,
+  rgbToLab,
   runPreprocess,
 } from '../../src/preprocess/index.ts';
 import { boundingBox, channel, ellipseHalfWidths, thresholdBinary } from '../../src/preprocess/mask.ts';
@@ -187,5 +190,26 @@ test('retinaMask (spans on runs) equals the per-pixel definition: hull AND shrun
     assert.equal(rm.area, area);
     assert.equal(rm.solidity, above / area);
     assert.deepEqual(rm.box, boundingBox(want, w, h));
+  }
+});
+
+test('Lab conversions give the same values from their colour caches as computed afresh', () => {
+  // 3 x 70000 random colours: more than the 65536 cache slots, so slots get overwritten
+  const rng = new Rng(9);
+  const n = 70000;
+  const data = new Uint8Array(n * 3);
+  for (let i = 0; i < data.length; i++) data[i] = Math.floor(rng.next() * 256);
+  const img: RgbImage = { width: n, height: 1, channels: 3, data };
+  const first = rgbToLab(img);
+  const back = labToRgb(first);
+  // the same colours again, in reverse order: mostly cache hits now
+  const rev = new Uint8Array(data.length);
+  for (let p = 0; p < n; p++) rev.set(data.subarray(3 * (n - 1 - p), 3 * (n - p)), 3 * p);
+  const second = rgbToLab({ ...img, data: rev });
+  const back2 = labToRgb(second);
+  for (let p = 0; p < n; p++) {
+    const q = n - 1 - p;
+    assert.deepEqual(second.data.subarray(3 * p, 3 * p + 3), first.data.subarray(3 * q, 3 * q + 3), `Lab of colour ${q}`);
+    assert.deepEqual(back2.data.subarray(3 * p, 3 * p + 3), back.data.subarray(3 * q, 3 * q + 3), `RGB of Lab ${q}`);
   }
 });

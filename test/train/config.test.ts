@@ -29,6 +29,17 @@ test('configs/aptos.yaml parses to the reference recipe; flags override it', asy
   assert.equal(cfg.pos_weight, null);
 });
 
+test('every config in configs/ is valid; the ablation differs from the real run only in preprocessing', async () => {
+  const dir = path.resolve(import.meta.dirname, '..', '..', 'configs');
+  const parsed = new Map<string, ReturnType<typeof resolveTrainConfig>>();
+  for (const f of await fsp.readdir(dir)) if (f.endsWith('.yaml')) parsed.set(f, resolveTrainConfig(await readConfigFile(path.join(dir, f)), {}));
+  const real = parsed.get('aptos224-scratch.yaml');
+  const ablation = parsed.get('aptos224-scratch-nopreprocess.yaml');
+  assert.ok(real && ablation);
+  const differing = Object.keys(real).filter((k) => JSON.stringify(real[k as keyof typeof real]) !== JSON.stringify(ablation[k as keyof typeof ablation]));
+  assert.deepEqual(differing.sort(), ['run_name', 'use_circular_mask', 'use_clahe', 'use_crop', 'use_green']);
+});
+
 test('a bad config names the file and the key, in one line', async () => {
   const unknown = await write('a.yaml', 'img_size: 224\nlearning_rate: 0.1\n');
   await assert.rejects(readConfigFile(unknown), (e: Error) => e.message === `${unknown}: unknown key 'learning_rate'`);

@@ -191,9 +191,10 @@ describe('server limits and isolation', () => {
     } finally {
       await app.close();
     }
-    // 9 megapixels of PNG (no shrink-on-load) keeps one core busy well past the 1 s limit, however
-    // fast preprocessing gets; the 1500 px disc above did not once the pipeline was optimised.
-    const huge = await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="3000" height="3000"><rect width="3000" height="3000"/><circle cx="1500" cy="1500" r="1400" fill="#c0602a"/></svg>')).removeAlpha().png({ compressionLevel: 1 }).toBuffer();
+    // 42 megapixels of PNG (under the 50 MP limit; PNG has no shrink-on-load) is several seconds
+    // of preprocessing on one core, far past the 1 s limit: 9 MP took only ~0.8 s once the
+    // pipeline was optimised, too close to the limit to test a timeout with.
+    const huge = await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="6500" height="6500"><rect width="6500" height="6500"/><circle cx="3250" cy="3250" r="3100" fill="#c0602a"/></svg>')).removeAlpha().png({ compressionLevel: 1 }).toBuffer();
     const slow = await testServer({ limits: { workers: 1, requestTimeoutMs: 1000 } });
     try {
       await slow.inject({ method: 'POST', url: '/v1/screen', payload: small });
@@ -206,7 +207,7 @@ describe('server limits and isolation', () => {
       // The timed-out task stops at its next stage boundary; its slot is busy until then, after
       // which the same server screens normally again.
       let again = await slow.inject({ method: 'POST', url: '/v1/screen', payload: small });
-      for (let tries = 0; again.statusCode !== 200 && tries < 40; tries++) {
+      for (let tries = 0; again.statusCode !== 200 && tries < 80; tries++) {
         await new Promise((r) => setTimeout(r, 500));
         again = await slow.inject({ method: 'POST', url: '/v1/screen', payload: small });
       }

@@ -5,7 +5,7 @@
  * next epoch does no image work; the trainer's ImageStore then keeps the decoded PNGs in memory.
  */
 import path from 'node:path';
-import { DrXaiError, decodeImage, readFileOrFail, type RgbImage } from '../core/index.ts';
+import { DrXaiError, decodeImage, readFileOrFail } from '../core/index.ts';
 import type { Sample } from '../data/index.ts';
 import { resolveConfig, runPreprocess, type PreprocessConfig } from '../preprocess/index.ts';
 import type { TrainConfig } from './config.ts';

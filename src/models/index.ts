@@ -42,4 +42,4 @@ export {
   type WeightNaming,
 } from './weights.ts';
 export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
-export { scoreImages, type ImageToScore, type ScoredImage, type ScoreFailure, type ScoreOptions } from './score.ts';
+export { scoreImages, modelPreprocessConfig, type ImageToScore, type ScoredImage, type ScoreFailure, type ScoreOptions } from './score.ts';

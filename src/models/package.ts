@@ -7,11 +7,9 @@
  *
  * Use it like tfjs-models: `const model = await loadModel(path)` then `await model.predict(...)`.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
-import { resolveConfig, type PreprocessConfig } from '../preprocess/index.ts';
 
 export const MODEL_FORMAT = 'dr-xai-model/1';
 
@@ -185,14 +183,9 @@ export class FundusModel {
     return new FundusModel(onnxPath, info, session);
   }
 
-  /** The preprocessing this model was trained with, at the model's input size. */
-  get preprocessConfig(): PreprocessConfig {
-    return resolveConfig({ ...(this.info.preprocess as Partial<PreprocessConfig>), size: this.info.input.size });
-  }
-
   /** Display name: file stem plus architecture. */
   get displayName(): string {
-    return `${path.basename(this.onnxPath, '.onnx')} (${this.info.name})`;
+    return `${this.onnxPath.split(/[\\/]/).pop()!.replace(/\.onnx$/i, '')} (${this.info.name})`;
   }
 
   /** Run preprocessed images (input.size square RGB) through the network. */

@@ -4,8 +4,16 @@
  * becomes a per-file failure with its reason; the rest of the batch goes on.
  */
 import { isUserError, readFileOrFail, type RgbImage } from '../core/index.ts';
-import { decodeFundus, preprocessFundus, type QualityReport } from '../preprocess/index.ts';
-import { softmaxRows, type FundusModel } from './package.ts';
+import { decodeFundus, preprocessFundus, resolveConfig, type PreprocessConfig, type QualityReport } from '../preprocess/index.ts';
+import { softmaxRows, type FundusModel, type ModelSidecar } from './package.ts';
+
+/**
+ * The preprocessing a model was trained with (its sidecar's config) at the model's input size.
+ * Kept out of package.ts so that file stays free of Node-only imports for the browser build.
+ */
+export function modelPreprocessConfig(info: ModelSidecar): PreprocessConfig {
+  return resolveConfig({ ...(info.preprocess as Partial<PreprocessConfig>), size: info.input.size });
+}
 
 export interface ImageToScore {
   id: string;
@@ -36,7 +44,7 @@ async function prepare(model: FundusModel, item: ImageToScore): Promise<{ image:
   const bytes = await readFileOrFail(item.path, 'image');
   const size = model.info.input.size;
   const decoded = await decodeFundus(bytes, item.path, size);
-  const pre = preprocessFundus(decoded.image, model.preprocessConfig, {
+  const pre = preprocessFundus(decoded.image, modelPreprocessConfig(model.info), {
     source: item.path,
     decodeFactor: decoded.decodeFactor,
     sourceWidth: decoded.sourceWidth,

@@ -7,7 +7,7 @@
  */
 import sharp from 'sharp';
 import { decodeImage, encodePng, isUserError, sniffImageFormat, type RgbImage } from '../core/index.ts';
-import type { FundusModel } from '../models/index.ts';
+import { modelPreprocessConfig, type FundusModel } from '../models/index.ts';
 import { decodeProblem, problem, type HttpProblem } from './errors.ts';
 import { explainHeatmap } from './heatmap.ts';
 import type { ExplainResponseT } from './schemas.ts';
@@ -49,11 +49,6 @@ async function thumbnailDataUrl(img: RgbImage): Promise<string> {
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-/** The preprocessing config the model was trained with, at the model's input size. */
-export function modelPreprocessConfig(model: FundusModel): Record<string, unknown> {
-  return { ...model.info.preprocess, size: model.info.input.size };
-}
-
 const LATE: ScreenOutcome = { ok: false, problem: problem(504, 'screening stopped at its deadline') };
 
 export async function screenImage(model: FundusModel, job: ScreenJob): Promise<ScreenOutcome> {
@@ -72,7 +67,7 @@ export async function screenImage(model: FundusModel, job: ScreenJob): Promise<S
   const t1 = performance.now();
   let pre: PreprocessResult;
   try {
-    pre = preprocessFundus(img, modelPreprocessConfig(model), { keepSteps: job.steps, source: 'upload' });
+    pre = preprocessFundus(img, modelPreprocessConfig(model.info), { keepSteps: job.steps, source: 'upload' });
   } catch (e) {
     if (!isUserError(e)) throw e;
     // A readable image with no retina in it: ungradable, never a negative.

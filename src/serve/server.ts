@@ -12,13 +12,12 @@ import fastifyCors from '@fastify/cors';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import { DISCLAIMER, readFileOrFail, sniffImageFormat } from '../core/index.ts';
-import type { FundusModel } from '../models/index.ts';
+import { modelPreprocessConfig, type FundusModel } from '../models/index.ts';
 import { problem, type HttpProblem } from './errors.ts';
 import { EXPLAIN_METHOD } from './heatmap.ts';
 import { openApiDocument } from './openapi.ts';
 import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from './pool.ts';
 import type { ExplainResponseT, ModelResponseT } from './schemas.ts';
-import { modelPreprocessConfig } from './screen.ts';
 
 export interface ServeLimits {
   /** Largest request body (raw or the one multipart file), bytes. */
@@ -205,7 +204,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     ...modelSummary,
     numClasses: model.info.numClasses,
     input: { size: model.info.input.size, mean: [...model.info.input.mean], std: [...model.info.input.std] },
-    preprocess: modelPreprocessConfig(model),
+    preprocess: modelPreprocessConfig(model.info),
     onnxUrl: '/v1/model/onnx',
     explainMethod: EXPLAIN_METHOD,
     limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },

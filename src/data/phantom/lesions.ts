@@ -67,16 +67,23 @@ function newLayer(size: number): LesionLayer {
   return { effect: new Float32Array(size * size), mask: new Uint8Array(size * size) };
 }
 
+/** The pixel square within `reach` of (cx, cy), clipped to the size x size image. */
+function clippedSquare(cx: number, cy: number, reach: number, size: number): { x0: number; x1: number; y0: number; y1: number } {
+  return {
+    x0: Math.max(0, Math.floor(cx) - reach),
+    x1: Math.min(size - 1, Math.ceil(cx) + reach),
+    y0: Math.max(0, Math.floor(cy) - reach),
+    y1: Math.min(size - 1, Math.ceil(cy) + reach),
+  };
+}
+
 /**
  * Paint a star-shaped blob: `radiusAt(theta)` gives its outline; `soft` is the edge width in
  * pixels (about 1 for a sharp, anti-aliased edge); `core` in [0, 1] darkens the middle.
  */
 function paintBlob(layer: LesionLayer, size: number, cx: number, cy: number, maxRadius: number, radiusAt: (theta: number) => number, soft: number, strength: number, core: number): void {
   const reach = Math.ceil(maxRadius + soft + 1);
-  const x0 = Math.max(0, Math.floor(cx) - reach);
-  const x1 = Math.min(size - 1, Math.ceil(cx) + reach);
-  const y0 = Math.max(0, Math.floor(cy) - reach);
-  const y1 = Math.min(size - 1, Math.ceil(cy) + reach);
+  const { x0, x1, y0, y1 } = clippedSquare(cx, cy, reach, size);
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const dx = x - cx;
@@ -99,10 +106,7 @@ function paintEllipse(layer: LesionLayer, size: number, cx: number, cy: number, 
   const reach = Math.ceil(a + soft + 1);
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
-  const x0 = Math.max(0, Math.floor(cx) - reach);
-  const x1 = Math.min(size - 1, Math.ceil(cx) + reach);
-  const y0 = Math.max(0, Math.floor(cy) - reach);
-  const y1 = Math.min(size - 1, Math.ceil(cy) + reach);
+  const { x0, x1, y0, y1 } = clippedSquare(cx, cy, reach, size);
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const u = (x - cx) * cos + (y - cy) * sin;

@@ -7,7 +7,7 @@
  */
 import { GraphBuilder, bceWithLogitsLoss, crossEntropyLoss } from '../engine/index.ts';
 import type { Graph } from '../engine/index.ts';
-import { ParamFactory } from './layers.ts';
+import { ParamFactory, paramsOf } from './layers.ts';
 
 /** One stage of the B0 table. `block`: 'ds' depthwise-separable, 'ir' inverted residual (MBConv). */
 export interface StageSpec {
@@ -177,10 +177,6 @@ export function tinyCnn(opts: BuildOptions): BuiltModel {
   const logits = b.op('Gemm', [pooled, fc.weight, fc.bias], { transB: { i: 1 } }, 'logits');
   b.output(logits);
   return { graph: b.graph, builder: b, input, logits, features, params: paramsOf(b.graph) };
-}
-
-function paramsOf(g: Graph): string[] {
-  return [...g.initializers.keys()].filter((n) => !g.constants.has(n) && !n.endsWith('.running_mean') && !n.endsWith('.running_var'));
 }
 
 export type LossKind = { kind: 'bce'; posWeight?: boolean; sampleWeights?: boolean } | { kind: 'ce'; sampleWeights?: boolean };

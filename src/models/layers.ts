@@ -5,6 +5,7 @@
  */
 import { Rng } from '../core/index.ts';
 import { GraphBuilder, float32 } from '../engine/index.ts';
+import type { Graph } from '../engine/index.ts';
 
 /** Creates named, initialised parameters on a builder. */
 export class ParamFactory {
@@ -80,4 +81,9 @@ export class ParamFactory {
     const gate = b.sigmoid(this.convBias(r, `${prefix}.conv_expand`, c));
     return b.mul(x, gate);
   }
+}
+
+/** Trainable parameters of a built graph: every named initializer except BatchNorm running statistics. */
+export function paramsOf(g: Graph): string[] {
+  return [...g.initializers.keys()].filter((n) => !g.constants.has(n) && !n.endsWith('.running_mean') && !n.endsWith('.running_var'));
 }

@@ -7,7 +7,8 @@
  */
 import { DrXaiError } from '../core/index.ts';
 import { EFFICIENTNET_CONFIGS, buildEfficientNet, tinyCnn, type BuiltModel } from './efficientnet.ts';
-import { importWeights, readSafetensors, type ImportReport } from './weights.ts';
+import { mobilenetV2 } from './mobilenet.ts';
+import { importWeights, readSafetensors, type ImportReport, type WeightNaming } from './weights.ts';
 
 /** ImageNet channel statistics (torchvision / timm IMAGENET_DEFAULT_MEAN, _STD). */
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
@@ -21,6 +22,14 @@ export interface PretrainedConfig {
   /** Where weights come from: no pretrained weights ship with dr-xai, so 'scratch' unless imported. */
   source: string;
   bnEps: number;
+  /** The parameter naming the graph is built in (imports in another naming are renamed when a mapping exists). */
+  naming: WeightNaming;
+  /**
+   * BatchNorm when fine-tuning imported weights: 'train' (batch statistics) or 'frozen' (running
+   * statistics, as eval mode). Weights whose BatchNorms were folded into the convolutions must
+   * stay frozen; a model trained from scratch always uses batch statistics.
+   */
+  batchNorm: 'train' | 'frozen';
   /** The classifier's parameters (re-initialised when an import has another class count). */
   classifier: string[];
   /** Stochastic depth rate at the last block used by the reference recipe. */
@@ -44,7 +53,7 @@ export interface CreateModelOptions {
   /** EfficientNet only: override the width / depth multipliers (timm's channel_multiplier / depth_multiplier). */
   widthMult?: number;
   depthMult?: number;
-  /** A .safetensors file of weights (timm or torchvision EfficientNet naming) to import. */
+  /** A .safetensors file of weights to import (EfficientNet: timm or torchvision naming; MobileNetV2: torchvision). */
   pretrained?: string;
   log?: (line: string) => void;
 }
@@ -72,6 +81,8 @@ for (const [name, cfg] of Object.entries(EFFICIENTNET_CONFIGS)) {
       std: IMAGENET_STD,
       source: 'scratch',
       bnEps: 1e-5,
+      naming: 'timm',
+      batchNorm: 'train',
       classifier: ['classifier.weight', 'classifier.bias'],
       dropPathRate: 0.2,
       dropRate: cfg.dropRate,
@@ -92,11 +103,33 @@ REGISTRY.set('tiny_cnn', {
     std: IMAGENET_STD,
     source: 'scratch',
     bnEps: 1e-5,
+    naming: 'timm',
+    batchNorm: 'train',
     classifier: ['classifier.weight', 'classifier.bias'],
     dropPathRate: 0,
     dropRate: 0.2,
   },
   build: (o) => tinyCnn({ numClasses: o.numClasses, batch: o.batch ?? 1, imageSize: o.inputSize, seed: o.seed, regularize: o.regularize, dropRate: o.dropRate }),
+});
+
+REGISTRY.set('mobilenet_v2', {
+  description: 'MobileNetV2 1.0 (Sandler et al. 2018; torchvision naming, ImageNet weights importable; BatchNorm frozen when fine-tuning folded weights)',
+  pretrainedCfg: {
+    // torchvision's ImageNet recipe: 224 px, ImageNet mean/std, BatchNorm eps 1e-5, dropout 0.2.
+    inputSize: 224,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    source: 'scratch',
+    bnEps: 1e-5,
+    naming: 'torchvision',
+    // The shared ImageNet weights have every BatchNorm folded into its convolution (identity BN
+    // plus bias): batch statistics would re-normalise away the learnt per-channel scales.
+    batchNorm: 'frozen',
+    classifier: ['classifier.1.weight', 'classifier.1.bias'],
+    dropPathRate: 0,
+    dropRate: 0.2,
+  },
+  build: (o) => mobilenetV2({ numClasses: o.numClasses, batch: o.batch ?? 1, imageSize: o.inputSize, seed: o.seed, regularize: o.regularize, dropRate: o.dropRate }),
 });
 
 /**
@@ -149,7 +182,7 @@ export async function createModel(name: string, opts: CreateModelOptions): Promi
   if (opts.pretrained) {
     const { tensors } = await readSafetensors(opts.pretrained);
     try {
-      importReport = importWeights(built.graph, tensors, { classifier: entry.pretrainedCfg.classifier, bnEps: entry.pretrainedCfg.bnEps, log: opts.log });
+      importReport = importWeights(built.graph, tensors, { classifier: entry.pretrainedCfg.classifier, bnEps: entry.pretrainedCfg.bnEps, naming: entry.pretrainedCfg.naming, log: opts.log });
     } catch (e) {
       if (e instanceof DrXaiError) throw new DrXaiError(e.message, { file: opts.pretrained });
       throw e;

@@ -191,6 +191,8 @@ export function renameTorchvisionEfficientNet(tensors: Map<string, NamedTensor>)
 export interface ImportOptions {
   /** Names of the classifier's parameters (re-initialised when their shape differs). */
   classifier: string[];
+  /** The naming the model graph uses (default 'timm'); torchvision weights are renamed to timm's for EfficientNet. */
+  naming?: WeightNaming;
   /** BatchNormalization epsilon the weights were trained with (1e-5 for torchvision and timm efficientnet_*, 1e-3 for tf_efficientnet_*). */
   bnEps?: number;
   log?: (line: string) => void;
@@ -214,7 +216,9 @@ export interface ImportReport {
  */
 export function importWeights(graph: Graph, content: Map<string, NamedTensor>, opts: ImportOptions): ImportReport {
   const naming = detectNaming(content.keys());
-  const tensors = naming === 'torchvision' ? renameTorchvisionEfficientNet(content) : content;
+  const target = opts.naming ?? 'timm';
+  if (naming === 'timm' && target === 'torchvision') throw new DrXaiError('the weights use timm naming; this model reads torchvision naming (features.*, classifier.1.*)');
+  const tensors = naming === 'torchvision' && target === 'timm' ? renameTorchvisionEfficientNet(content) : content;
   if (opts.bnEps !== undefined) {
     for (const n of graph.nodes) {
       if (n.op !== 'BatchNormalization') continue;

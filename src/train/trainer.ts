@@ -23,6 +23,7 @@ import {
   createModel,
   positiveProbability,
   saveModel,
+  softmaxRows,
   serializeSafetensors,
   readSafetensors,
   type CreatedModel,
@@ -31,7 +32,7 @@ import {
 import { checkpointExists, loadCheckpoint, saveCheckpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 import { defaultRunName, runDir, type TrainConfig } from './config.ts';
 import { ImageStore, epochOrder, makeBatch, outputsFor, type Batch, type ImageLoader } from './data.ts';
-import { writeLearningCurve, writeLogs } from './logs.ts';
+import { writeLearningCurve, writeLogs, writeValidationPredictions } from './logs.ts';
 import { learningRateAt } from './schedule.ts';
 
 export interface TrainData {
@@ -65,6 +66,20 @@ export interface TrainResult {
   /** Final parameters and BatchNorm buffers (the last epoch's, not the best's). */
   finalState: Map<string, Float32Array>;
   sidecar: ModelSidecar;
+  /** The exported (best) epoch's predictions on the validation split, also in <run>/val_predictions.csv. */
+  validation: ValidationPredictions;
+}
+
+/** Predictions of a model on its validation split (the out-of-fold predictions of a CV fold). */
+export interface ValidationPredictions {
+  ids: string[];
+  grades: number[];
+  /** Task label (referable or positive class: 0/1) of each image. */
+  labels: number[];
+  /** Probability of referable DR (of the positive class; P(grade >= 2) for a grade model). */
+  scores: number[];
+  /** Grade models: the softmax over the 5 grades per image. */
+  gradeProbs?: number[][];
 }
 
 export class SimulatedCrash extends Error {}
@@ -100,7 +115,16 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
     log,
   });
   const loss = addLoss(model, k === 1 ? { kind: 'bce', posWeight: true } : { kind: 'ce' });
-  const session = await TrainingSession.create(model.graph, { loss, params: model.params, threads: cfg.threads });
+  // Imported weights whose BatchNorms were folded train with the running statistics frozen.
+  const batchNorm = cfg.pretrained && model.pretrainedCfg.batchNorm === 'frozen' ? 'eval' : 'train';
+  if (batchNorm === 'eval') log('BatchNorm statistics frozen (the imported weights have their BatchNorms folded)');
+  const params = model.params.filter((name) => !cfg.freeze.some((prefix) => name.startsWith(prefix)));
+  if (cfg.freeze.length) {
+    const unmatched = cfg.freeze.filter((prefix) => !model.params.some((name) => name.startsWith(prefix)));
+    if (unmatched.length) throw new DrXaiError(`freeze: no parameter of ${cfg.model_name} starts with '${unmatched[0]}'`);
+    log(`frozen: ${model.params.length - params.length} of ${model.params.length} parameter tensors (${cfg.freeze.join(', ')})`);
+  }
+  const session = await TrainingSession.create(model.graph, { loss, params, threads: cfg.threads, batchNorm });
   const optimizer = new AdamW({ lr: cfg.lr, weightDecay: cfg.weight_decay, noDecay: noDecayForNormsAndBiases((n) => model.builder.shape(n)) });
   const { mean, std } = model.pretrainedCfg;
   return { model, session, optimizer, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
@@ -117,6 +141,7 @@ function posWeightOf(cfg: TrainConfig, train: Sample[]): number {
 
 interface Validation {
   loss: number;
+  logits: Float32Array;
   /** Positive / referable probability per validation image. */
   scores: number[];
   labels: number[];
@@ -159,7 +184,7 @@ async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWei
   // A validation split with one class has no AUROC; the (negated) loss then ranks the epochs.
   const loss = lossBatches ? lossSum / lossBatches : NaN;
   const metric = cfg.task === 'grade' ? (qwk as number) : Number.isFinite(a) ? a : -loss;
-  return { loss, scores, labels, auroc: a, qwk, metric };
+  return { loss, logits, scores, labels, auroc: a, qwk, metric };
 }
 
 function feedsOf(batch: Batch, p: Prepared, posWeight: number): Record<string, Float32Array> {
@@ -338,9 +363,17 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
     const v = await validate(p, cfg, valStore, posWeight);
     const bestRecord = progress.history[progress.bestEpoch - 1];
     const sidecar = await exportPackage(cfg, data, p, v, bestRecord, progress.history.length, dir);
+    const validation: ValidationPredictions = {
+      ids: data.val.map((s) => s.id),
+      grades: data.val.map((s) => s.grade as number),
+      labels: v.labels,
+      scores: v.scores,
+      ...(cfg.task === 'grade' ? { gradeProbs: softmaxRows(v.logits, p.k) } : {}),
+    };
+    await writeValidationPredictions(path.join(dir, 'val_predictions.csv'), validation);
     const modelPath = path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx'));
     log(`model: ${modelPath} (best epoch ${progress.bestEpoch}, ${cfg.task === 'grade' ? `val QWK ${fmt(bestRecord.valQwk)}` : `val AUROC ${fmt(bestRecord.valAuroc)}`})`);
-    return { runDir: dir, modelPath, history: progress.history, best: bestRecord, stoppedEarly: progress.stopped, finalState, sidecar };
+    return { runDir: dir, modelPath, history: progress.history, best: bestRecord, stoppedEarly: progress.stopped, finalState, sidecar, validation };
   } finally {
     await p.session.release();
   }

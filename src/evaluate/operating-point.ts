@@ -11,9 +11,13 @@ import { checkBinaryInputs } from './validate.ts';
  *   chose it; ties in distance go to the higher specificity, then to the higher sensitivity
  *   (so a tie between 0.94 and 0.96 picks 0.96, and equal specificities pick the better
  *   sensitivity, which a plain argmin over an ROC curve would not).
+ * - 'conservative': as 'constrained', but the lower end of the Wilson 95% interval of the
+ *   specificity (not its point estimate) must reach the target, so that the target still holds,
+ *   with 97.5% confidence, on new images of the same population (the tuning negatives are a
+ *   sample: with 1,960 of them a point estimate of 0.95 has a standard error near 0.005).
  * Decision rule everywhere: a sample is called positive (referable) when score >= threshold.
  */
-export type OperatingMode = 'constrained' | 'closest';
+export type OperatingMode = 'constrained' | 'closest' | 'conservative';
 
 export interface OperatingPoint {
   threshold: number;
@@ -40,7 +44,7 @@ export function chooseOperatingPoint(
   const target = opts.targetSpecificity ?? 0.95;
   const mode = opts.mode ?? 'constrained';
   if (!(target > 0 && target < 1)) throw new DrXaiError(`target specificity must be in (0, 1), got ${target}`);
-  if (mode !== 'constrained' && mode !== 'closest') throw new DrXaiError(`operating mode must be 'constrained' or 'closest', got '${mode}'`);
+  if (mode !== 'constrained' && mode !== 'closest' && mode !== 'conservative') throw new DrXaiError(`operating mode must be 'constrained', 'closest' or 'conservative', got '${mode}'`);
   const { positives: P, negatives: N } = checkBinaryInputs(labels, scores, 'operating point');
   const curve = binaryClfCurve(labels, scores);
   const thresholds = [Infinity, ...curve.thresholds];
@@ -51,6 +55,8 @@ export function chooseOperatingPoint(
   for (let k = 1; k < thresholds.length; k++) {
     if (mode === 'constrained') {
       if (spec[k] >= target - SPEC_TOLERANCE && sens[k] > sens[best]) best = k;
+    } else if (mode === 'conservative') {
+      if (wilsonInterval(N - curve.fps[k - 1], N).lo >= target - SPEC_TOLERANCE && sens[k] > sens[best]) best = k;
     } else {
       const d = Math.abs(spec[k] - target);
       const dBest = Math.abs(spec[best] - target);

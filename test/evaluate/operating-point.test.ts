@@ -52,6 +52,18 @@ test('constrained: when no finite threshold meets the target, nothing is called 
 
 test('operating point rejects bad options and one-class input', () => {
   assert.throws(() => chooseOperatingPoint(labels, scores, { targetSpecificity: 1 }), DrXaiError);
-  assert.throws(() => chooseOperatingPoint(labels, scores, { mode: 'best' as never }), /constrained' or 'closest/);
+  assert.throws(() => chooseOperatingPoint(labels, scores, { mode: 'best' as never }), /'constrained', 'closest' or 'conservative'/);
   assert.throws(() => chooseOperatingPoint([0, 0], [0.1, 0.2]), /only one class/);
+});
+
+test('conservative: the Wilson 95% lower bound of specificity, not its point estimate, must reach the target', () => {
+  // 100 negatives scored 1..100, 20 positives scored 80.5, 82.5, ..., 118.5.
+  const labels = [...Array(100).fill(0), ...Array(20).fill(1)];
+  const scores = [...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => 80.5 + 2 * i)];
+  // Point estimate: 10 false positives (91..100) give specificity 0.90; 15 positives are >= 90.5.
+  assert.deepEqual(chooseOperatingPoint(labels, scores, { targetSpecificity: 0.9 }), { threshold: 90.5, mode: 'constrained', targetSpecificity: 0.9, sensitivity: 0.75, specificity: 0.9 });
+  // Wilson lower bounds (scipy binomtest(k, 100).proportion_ci(method='wilson').low):
+  // 96/100 -> 0.9016, 95/100 -> 0.8882, so at most 4 false positives (97..100); 12 positives are >= 96.5.
+  const op = chooseOperatingPoint(labels, scores, { targetSpecificity: 0.9, mode: 'conservative' });
+  assert.deepEqual(op, { threshold: 96.5, mode: 'conservative', targetSpecificity: 0.9, sensitivity: 0.6, specificity: 0.96 });
 });

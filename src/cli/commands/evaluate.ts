@@ -7,11 +7,11 @@ import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
 import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type SplitPredictions } from '../../evaluate/index.ts';
-import { loadModel, scoreImages, type FundusModel } from '../../models/index.ts';
+import { loadModel, scoreImages, type FundusModel, defaultModelPath } from '../../models/index.ts';
 import { numberOption } from '../options.ts';
 
 interface EvaluateCliOptions {
-  model: string;
+  model?: string;
   data: string;
   format: string;
   split?: string;
@@ -53,13 +53,13 @@ export function register(program: Command): void {
   program
     .command('evaluate')
     .description('score a data set with a model: AUROC, AUPRC, operating point with 95% CIs, calibration, plots and report.md')
-    .requiredOption('--model <model.onnx>', 'model package (the .onnx; its .json sidecar sits next to it)')
+    .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the referable default of `dr-xai models`')
     .requiredOption('--data <root>', 'data set folder (any layout `dr-xai split` reads)')
     .option('--format <format>', 'auto, aptos, aptos224, eyepacs, messidor2, idrid, generic', 'auto')
     .option('--split <split.csv>', 'split file from `dr-xai split`; without it the whole data set is one external split')
     .option('--subsets <names>', 'which splits of --split to score', 'val,test')
     .option('--fix-spec <target>', 'target specificity of the operating point', '0.95')
-    .option('--mode <mode>', "'constrained' (max sensitivity with spec >= target) or 'closest' (the reference study's rule)", 'constrained')
+    .option('--mode <mode>', "'constrained' (max sensitivity with spec >= target), 'conservative' (with the spec's Wilson 95% lower bound >= target) or 'closest' (the reference study's rule)", 'constrained')
     .option('--threshold-from <source>', "'val' tunes the threshold on the val split; 'model' applies the one stored with the model (external validation)", 'val')
     .option('--bootstrap <n>', 'bootstrap resamples for the 95% CIs', '2000')
     .option('--seed <n>', 'bootstrap seed', '42')
@@ -78,8 +78,9 @@ Writes <out-dir>/{val,test}_roc.png, *_pr.png, calibration.png, metrics_summary.
 predictions.csv and report.md. ${DISCLAIMER}`,
     )
     .action(async (opts: EvaluateCliOptions) => {
+      opts.model ??= await defaultModelPath('referable');
       const fixSpec = numberOption(opts.fixSpec, '--fix-spec', { min: 0, max: 1 });
-      if (opts.mode !== 'constrained' && opts.mode !== 'closest') throw new DrXaiError(`--mode must be constrained or closest, got '${opts.mode}'`);
+      if (opts.mode !== 'constrained' && opts.mode !== 'closest' && opts.mode !== 'conservative') throw new DrXaiError(`--mode must be constrained, conservative or closest, got '${opts.mode}'`);
       if (opts.thresholdFrom !== 'val' && opts.thresholdFrom !== 'model') throw new DrXaiError(`--threshold-from must be val or model, got '${opts.thresholdFrom}'`);
       const model = await loadModel(opts.model);
       let storedThreshold: number | undefined;

@@ -13,6 +13,7 @@ export {
   DEFAULT_FRACTIONS,
   DEFAULT_SEED,
   stratifiedSplit,
+  stratifiedFolds,
   validateFractions,
 } from './split.ts';
 export { type SplitReport, type GradeConflict, summarizeSplit, formatSplitReport } from './report.ts';

@@ -234,3 +234,30 @@ export function stratifiedSplit(samples: readonly Sample[], opts: SplitOptions =
   const assignment: SplitAssignment = { train: bySplit[0], val: bySplit[1], test: bySplit[2], groupOf };
   return { ...assignment, report: summarizeSplit(assignment, task, { fractions, seed }) };
 }
+
+/**
+ * Stratified, group-aware k-fold partition for cross-validation: fold i is the validation split
+ * of assignment i and the other folds its training split (no test split). Folds are cut one at a
+ * time with stratifiedSplit, fold i taking 1 / (k - i) of what is left, so every fold inherits
+ * its guarantees: each grade and task class within about one image of 1/k, and duplicate groups
+ * never straddling two folds (hence never on both sides of a train/val boundary).
+ */
+export function stratifiedFolds(samples: readonly Sample[], k: number, opts: Omit<SplitOptions, 'fractions'> = {}): SplitAssignment[] {
+  if (!Number.isInteger(k) || k < 2) throw new DrXaiError(`folds must be an integer >= 2, got ${k}`);
+  if (samples.length < k) throw new DrXaiError(`${samples.length} images cannot be cut into ${k} folds`);
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const folds: Sample[][] = [];
+  let rest: readonly Sample[] = samples;
+  let groupOf = new Map<string, string>();
+  for (let i = 0; i < k - 1; i++) {
+    const f = 1 / (k - i);
+    const cut = stratifiedSplit(rest, { ...opts, seed: seed + i, fractions: [1 - f, f, 0] });
+    if (i === 0) groupOf = cut.groupOf;
+    folds.push(cut.val);
+    rest = cut.train;
+  }
+  folds.push([...rest]);
+  const order = new Map(samples.map((s, i) => [s.id, i]));
+  const inOrder = (list: Sample[]) => list.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  return folds.map((val, i) => ({ train: inOrder(folds.filter((_, j) => j !== i).flat()), val: inOrder([...val]), test: [], groupOf }));
+}

@@ -9,6 +9,7 @@ import {
   numClassesFor,
   classNamesFor,
   stratifiedSplit,
+  stratifiedFolds,
   findDuplicateGroups,
   pixelHash,
   writeSplitCsv,
@@ -253,4 +254,35 @@ test('readSplitCsv: every mismatch with the data set is an error on its line; a 
   }
   await assert.rejects(readSplitCsv(path.join(dir, 'none.csv'), ds), /none\.csv: split CSV not found/);
   assert.equal(existsSync(path.join(dir, 'none.csv')), false);
+});
+
+test('stratifiedFolds: k disjoint folds covering every image, each grade within one image of 1/k, duplicates in one fold', () => {
+  const samples = samplesWith([50, 11, 27, 6, 9]);
+  const groups = [{ ids: ['g0-0', 'g0-1', 'g2-0'] }, { ids: ['g4-3', 'g4-4'] }];
+  const folds = stratifiedFolds(samples, 5, { seed: 7, groupBy: groups });
+  assert.equal(folds.length, 5);
+  const seen = new Map<string, number>();
+  folds.forEach((f, i) => {
+    assert.equal(f.test.length, 0);
+    assert.equal(f.train.length + f.val.length, samples.length);
+    const val = new Set(ids(f.val));
+    assert.ok(f.train.every((s) => !val.has(s.id)), `fold ${i}: train and val overlap`);
+    for (const s of f.val) {
+      assert.ok(!seen.has(s.id), `${s.id} in two folds`);
+      seen.set(s.id, i);
+    }
+  });
+  assert.equal(seen.size, samples.length);
+  // Groups stay in one fold.
+  for (const g of groups) assert.equal(new Set(g.ids.map((id) => seen.get(id))).size, 1, `group ${g.ids} split`);
+  // Without groups every grade is within one image of its ideal per fold.
+  const plain = stratifiedFolds(samples, 5, { seed: 7 });
+  for (const f of plain) {
+    const counts = [0, 1, 2, 3, 4].map((g) => f.val.filter((s) => s.grade === g).length);
+    [50, 11, 27, 6, 9].forEach((n, g) => assert.ok(Math.abs(counts[g] - n / 5) < 1 + 1e-9, `grade ${g}: ${counts[g]} vs ${n / 5}`));
+  }
+  // Same seed, same folds; another seed, other folds.
+  assert.deepEqual(stratifiedFolds(samples, 5, { seed: 7 }).map((f) => ids(f.val)), plain.map((f) => ids(f.val)));
+  assert.notDeepEqual(stratifiedFolds(samples, 5, { seed: 8 }).map((f) => ids(f.val)), plain.map((f) => ids(f.val)));
+  assert.throws(() => stratifiedFolds(samples, 1), /folds must be an integer >= 2/);
 });

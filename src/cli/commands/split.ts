@@ -9,7 +9,9 @@ import {
   loadDataset,
   parseFormat,
   parseTask,
+  stratifiedFolds,
   stratifiedSplit,
+  summarizeSplit,
   validateFractions,
   writeSplitCsv,
 } from '../../data/index.ts';
@@ -25,6 +27,7 @@ interface SplitCliOptions {
   seed: string;
   out: string;
   jobs?: string;
+  folds?: string;
   quiet?: boolean;
 }
 
@@ -52,9 +55,12 @@ export function register(program: Command): void {
     .option('--test <fraction>', 'test fraction (train gets the rest)')
     .option('--seed <n>', 'random seed', String(DEFAULT_SEED))
     .option('--jobs <n>', 'images hashed at once (default: twice the CPU cores)')
+    .option('--folds <k>', 'k-fold cross-validation instead: --out is a folder that gets fold-1.csv .. fold-k.csv, fold i as val and the rest as train')
     .option('--quiet', 'no progress bar')
-    .requiredOption('--out <file>', 'split CSV to write')
+    .requiredOption('--out <file>', 'split CSV to write (with --folds: the folder for the fold CSVs)')
     .action(async (opts: SplitCliOptions) => {
+      const folds = opts.folds === undefined ? undefined : numberOption(opts.folds, '--folds', { integer: true, min: 2 });
+      if (folds !== undefined && (opts.fractions !== undefined || opts.val !== undefined || opts.test !== undefined)) throw new DrXaiError('give either --folds or split fractions, not both');
       const fractions = fractionsFrom(opts);
       const task = parseTask(opts.task);
       const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
@@ -63,6 +69,16 @@ export function register(program: Command): void {
       const skipped = dataset.skipped.map((s) => `, skipped ${s.count} ${s.reason}`).join('');
       process.stdout.write(`${dataset.name}: ${dataset.format}, ${dataset.samples.length} images${skipped}\n`);
       const groups = await findDuplicateGroups(dataset.samples, { jobs, quiet: opts.quiet });
+      if (folds !== undefined) {
+        const assignments = stratifiedFolds(dataset.samples, folds, { seed, task, groupBy: groups });
+        for (const [i, a] of assignments.entries()) {
+          const file = path.join(path.resolve(opts.out), `fold-${i + 1}.csv`);
+          await writeSplitCsv(file, a);
+          const r = summarizeSplit(a, task);
+          process.stdout.write(`fold ${i + 1}: ${a.val.length} val (${r.classNames.map((c, k) => `${r.counts.val[k]} ${c}`).join(', ')}), ${a.train.length} train -> ${file}\n`);
+        }
+        return;
+      }
       const split = stratifiedSplit(dataset.samples, { fractions, seed, task, groupBy: groups });
       await writeSplitCsv(path.resolve(opts.out), split);
       process.stdout.write(`${formatSplitReport(split.report)}\nwrote ${opts.out}\n`);

@@ -10,10 +10,12 @@ import { register as registerPhantom } from './commands/phantom.ts';
 import { register as registerSplit } from './commands/split.ts';
 import { register as registerPreprocess } from './commands/preprocess.ts';
 import { register as registerTrain } from './commands/train.ts';
+import { register as registerCv } from './commands/cv.ts';
 import { register as registerEvaluate } from './commands/evaluate.ts';
 import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerServe } from './commands/serve.ts';
+import { register as registerModels } from './commands/models.ts';
 
 const program = new Command();
 program
@@ -33,10 +35,12 @@ const commands: Array<(p: Command) => void> = [
   registerSplit,
   registerPreprocess,
   registerTrain,
+  registerCv,
   registerEvaluate,
   registerCam,
   registerCamScore,
   registerServe,
+  registerModels,
 ];
 for (const register of commands) register(program);
 

@@ -7,11 +7,15 @@ export {
   FundusModel,
   loadModel,
   saveModel,
+  writeSidecar,
   readSidecar,
   sidecarPath,
   toInputTensor,
   positiveProbability,
   softmaxRows,
+  ttaBatch,
+  meanOverViews,
+  type TtaView,
   type ModelSidecar,
   type OperatingPoint,
   type Prediction,
@@ -43,3 +47,4 @@ export {
 } from './weights.ts';
 export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
 export { scoreImages, modelPreprocessConfig, type ImageToScore, type ScoredImage, type ScoreFailure, type ScoreOptions } from './score.ts';
+export { listPackagedModels, defaultModelPath, MODELS_DIR, type PackagedModel, type DefaultTask } from './catalog.ts';

@@ -17,9 +17,11 @@ export const OperatingPointSchema = z.object({
   /** Decision rule: probability >= threshold is "referable". */
   threshold: z.number().min(0).max(1),
   targetSpecificity: z.number().min(0).max(1),
-  /** 'constrained': max sensitivity s.t. specificity >= target; 'closest': the reference study's rule. */
-  mode: z.enum(['constrained', 'closest']),
+  /** 'constrained': max sensitivity s.t. specificity >= target; 'conservative': s.t. its Wilson 95% lower bound >= target; 'closest': the reference study's rule. */
+  mode: z.enum(['constrained', 'closest', 'conservative']),
   chosenOn: z.string(),
+  /** How the threshold was chosen, when more than one split's scores: e.g. the cross-validation behind it. */
+  protocol: z.string().optional(),
   sensitivity: z.number().optional(),
   specificity: z.number().optional(),
 });
@@ -45,6 +47,12 @@ export const ModelSidecarSchema = z.object({
   }),
   /** The preprocessing config (src/preprocess) applied to every image before the model. */
   preprocess: z.record(z.string(), z.unknown()),
+  /**
+   * Test-time augmentation: flipped views run with each image and their logits averaged with the
+   * original's (fundus photographs have no preferred left-right or up-down orientation; the
+   * training augmentation flips both ways). Empty or absent: the image alone.
+   */
+  tta: z.array(z.enum(['hflip', 'vflip', 'hvflip'])).optional(),
   operatingPoint: OperatingPointSchema.optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
   data: z
@@ -64,7 +72,12 @@ export function sidecarPath(onnxPath: string): string {
 export async function saveModel(onnxPath: string, onnxBytes: Uint8Array, sidecar: ModelSidecar): Promise<void> {
   const checked = ModelSidecarSchema.parse(sidecar);
   await writeFileAtomic(onnxPath, onnxBytes);
-  await writeFileAtomic(sidecarPath(onnxPath), JSON.stringify(checked, null, 2) + '\n');
+  await writeSidecar(onnxPath, checked);
+}
+
+/** Replace the sidecar of an existing package (validated, atomic), e.g. with a new operating point. */
+export async function writeSidecar(onnxPath: string, sidecar: ModelSidecar): Promise<void> {
+  await writeFileAtomic(sidecarPath(onnxPath), JSON.stringify(ModelSidecarSchema.parse(sidecar), null, 2) + '\n');
 }
 
 /** Read and validate a sidecar; one line naming the file and the first bad field on error. */
@@ -105,6 +118,43 @@ export function toInputTensor(images: RgbImage[], input: ModelSidecar['input']):
       for (let i = 0; i < plane; i++) out[dst + i] = img.data[i * 3 + c] * scale - shift;
     }
   });
+  return out;
+}
+
+export type TtaView = NonNullable<ModelSidecar['tta']>[number];
+
+/**
+ * The batch of model inputs for test-time augmentation: the N images of `input` (NCHW, size x
+ * size), then the same N flipped for each view in order (N * (1 + views) images in all), so one
+ * session run scores every view.
+ */
+export function ttaBatch(input: Float32Array, n: number, size: number, views: readonly TtaView[]): Float32Array {
+  if (views.length === 0) return input;
+  const image = 3 * size * size;
+  const out = new Float32Array(input.length * (1 + views.length));
+  out.set(input, 0);
+  views.forEach((view, v) => {
+    const h = view === 'hflip' || view === 'hvflip';
+    const vert = view === 'vflip' || view === 'hvflip';
+    const base = (v + 1) * n * image;
+    for (let p = 0; p < n * 3; p++) {
+      const plane = p * size * size;
+      for (let y = 0; y < size; y++) {
+        const src = plane + (vert ? size - 1 - y : y) * size;
+        const dst = base + plane + y * size;
+        if (h) for (let x = 0; x < size; x++) out[dst + x] = input[src + size - 1 - x];
+        else out.set(input.subarray(src, src + size), dst);
+      }
+    }
+  });
+  return out;
+}
+
+/** Mean over the views of ttaBatch's logits ((1 + views) * N x k) -> N x k. */
+export function meanOverViews(logits: ArrayLike<number>, n: number, k: number, views: number): Float32Array {
+  const out = new Float32Array(n * k);
+  for (let v = 0; v <= views; v++) for (let i = 0; i < n * k; i++) out[i] += logits[v * n * k + i];
+  for (let i = 0; i < n * k; i++) out[i] /= views + 1;
   return out;
 }
 
@@ -191,18 +241,23 @@ export class FundusModel {
   /** Run preprocessed images (input.size square RGB) through the network. */
   async predict(images: RgbImage[], opts: { features?: boolean } = {}): Promise<Prediction> {
     const { size } = this.info.input;
-    const input = new ort.Tensor('float32', toInputTensor(images, this.info.input), [images.length, 3, size, size]);
+    const n = images.length;
+    const views = this.info.tta ?? [];
+    const batch = ttaBatch(toInputTensor(images, this.info.input), n, size, views);
+    const input = new ort.Tensor('float32', batch, [n * (1 + views.length), 3, size, size]);
     const wantFeatures = opts.features === true && this.info.outputs.features !== undefined;
     const fetches = [this.info.outputs.logits, ...(wantFeatures ? [this.info.outputs.features as string] : [])];
     const out = await this.session.run({ [this.info.input.name]: input }, fetches);
-    const logits = out[this.info.outputs.logits].data as Float32Array;
+    const logits = meanOverViews(out[this.info.outputs.logits].data as Float32Array, n, this.info.numClasses, views.length);
     const prediction: Prediction = {
       logits,
       probability: positiveProbability(logits, this.info.task, this.info.numClasses),
     };
     if (wantFeatures) {
+      // Heat maps explain the photograph as given: the features of the unflipped view.
       const f = out[this.info.outputs.features as string];
-      prediction.features = { data: f.data as Float32Array, dims: f.dims };
+      const [, c, h, w] = f.dims;
+      prediction.features = { data: (f.data as Float32Array).subarray(0, n * c * h * w), dims: [n, c, h, w] };
     }
     return prediction;
   }

@@ -11,6 +11,7 @@ export const OperatingPointOut = z
     targetSpecificity: z.number(),
     mode: z.string(),
     chosenOn: z.string(),
+    protocol: z.string().optional(),
     sensitivity: z.number().optional(),
     specificity: z.number().optional(),
   })
@@ -105,6 +106,8 @@ export const ModelResponse = ModelSummary.extend({
   numClasses: z.number().int(),
   input: z.object({ size: z.number().int(), mean: z.array(z.number()), std: z.array(z.number()) }),
   preprocess: z.record(z.string(), z.unknown()),
+  /** Flipped views averaged with each image (the sidecar's test-time augmentation). */
+  tta: z.array(z.enum(['hflip', 'vflip', 'hvflip'])),
   /** Where the page fetches the .onnx for in-browser inference. */
   onnxUrl: z.string(),
   explainMethod: z.string().nullable(),

@@ -205,6 +205,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     numClasses: model.info.numClasses,
     input: { size: model.info.input.size, mean: [...model.info.input.mean], std: [...model.info.input.std] },
     preprocess: modelPreprocessConfig(model.info),
+    tta: model.info.tta ?? [],
     onnxUrl: '/v1/model/onnx',
     explainMethod: EXPLAIN_METHOD,
     limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadModel, positiveProbability, saveModel, readSidecar } from '../../src/models/index.ts';
+import { loadModel, meanOverViews, positiveProbability, saveModel, readSidecar, ttaBatch } from '../../src/models/index.ts';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/models');
 const expected = JSON.parse(readFileSync(path.join(FIX, 'tiny_expected.json'), 'utf8'));
@@ -56,4 +56,42 @@ test('model package errors name the file: missing sidecar, bad field, wrong inpu
   const model = await loadModel(path.join(dir, 'n.onnx'));
   await assert.rejects(model.predict([{ width: 4, height: 4, channels: 3, data: new Uint8Array(48) }]), /expects 8x8 RGB input, got 4x4x3/);
   await model.release();
+});
+
+test('ttaBatch flips each image plane; meanOverViews averages the views', () => {
+  // One 1-channel-like image per plane: 2x2 planes [a b; c d] for each of 3 channels.
+  const input = Float32Array.from({ length: 12 }, (_, i) => i); // c0: 0 1 / 2 3, c1: 4 5 / 6 7, c2: 8 9 / 10 11
+  const b = ttaBatch(input, 1, 2, ['hflip', 'vflip', 'hvflip']);
+  assert.deepEqual(Array.from(b.subarray(0, 12)), Array.from(input));
+  assert.deepEqual(Array.from(b.subarray(12, 24)), [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10]);
+  assert.deepEqual(Array.from(b.subarray(24, 36)), [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9]);
+  assert.deepEqual(Array.from(b.subarray(36, 48)), [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8]);
+  assert.equal(ttaBatch(input, 1, 2, []), input);
+  // Two images, two classes, one extra view: [[1,2],[3,4]] then [[3,4],[5,6]] -> [[2,3],[4,5]].
+  assert.deepEqual(Array.from(meanOverViews([1, 2, 3, 4, 3, 4, 5, 6], 2, 2, 1)), [2, 3, 4, 5]);
+});
+
+test('predict with the sidecar tta averages the logits of the image and its flips; features stay the unflipped view', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-tta-'));
+  const onnx = path.join(dir, 'tta.onnx');
+  copyFileSync(path.join(FIX, 'tiny.onnx'), onnx);
+  const sidecar = await readSidecar(path.join(FIX, 'tiny.onnx'));
+  writeFileSync(path.join(dir, 'tta.json'), JSON.stringify({ ...sidecar, tta: ['hflip', 'vflip'] }));
+  const plain = await loadModel(path.join(FIX, 'tiny.onnx'));
+  const tta = await loadModel(onnx);
+  const img = testImage(false);
+  const flip = (h: boolean, v: boolean) => {
+    const data = new Uint8Array(img.data.length);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) for (let c = 0; c < 3; c++) data[(y * 8 + x) * 3 + c] = img.data[((v ? 7 - y : y) * 8 + (h ? 7 - x : x)) * 3 + c];
+    return { ...img, data };
+  };
+  const views = await plain.predict([img, flip(true, false), flip(false, true)], { features: true });
+  const want = (views.logits[0] + views.logits[1] + views.logits[2]) / 3;
+  const got = await tta.predict([img], { features: true });
+  assert.ok(Math.abs(got.logits[0] - want) < 1e-5, `${got.logits[0]} vs ${want}`);
+  assert.ok(Math.abs(got.probability[0] - 1 / (1 + Math.exp(-want))) < 1e-6);
+  assert.deepEqual(got.features!.dims, [1, 4, 8, 8]);
+  assert.deepEqual(Array.from(got.features!.data), Array.from(views.features!.data.subarray(0, 256)));
+  await plain.release();
+  await tta.release();
 });

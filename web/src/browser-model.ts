@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-web/wasm';
 import type { RgbImage } from '../../src/core/index.ts';
 // package.ts, not models/index.ts: the index also re-exports Node-only code (registry,
 // safetensors, the training engine) that must not enter the browser bundle.
-import { positiveProbability, toInputTensor } from '../../src/models/package.ts';
+import { meanOverViews, positiveProbability, toInputTensor, ttaBatch } from '../../src/models/package.ts';
 import { preprocessFundus, type PreprocessResult } from '../../src/preprocess/pipeline.ts';
 import type { ModelInfo, Screening } from './types.ts';
 
@@ -81,9 +81,12 @@ export async function screenInBrowser(file: Blob, info: ModelInfo): Promise<Brow
   const t2 = performance.now();
   const s = await sessionReady;
   const { size } = info.input;
-  const input = new ort.Tensor('float32', toInputTensor([pre.image], { name: 'image', ...info.input, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] }), [1, 3, size, size]);
+  // The same test-time augmentation as FundusModel.predict: flipped views in one batch, logits averaged.
+  const views = info.tta ?? [];
+  const pixels = toInputTensor([pre.image], { name: 'image', ...info.input, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] });
+  const input = new ort.Tensor('float32', ttaBatch(pixels, 1, size, views), [1 + views.length, 3, size, size]);
   const out = await s.run({ [s.inputNames[0]]: input });
-  const logits = out[s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]].data as Float32Array;
+  const logits = meanOverViews(out[s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]].data as Float32Array, 1, info.numClasses, views.length);
   const probability = positiveProbability(logits, info.task as 'referable', info.numClasses)[0];
   const t3 = performance.now();
   const gradable = pre.quality.gradable;

@@ -4,9 +4,10 @@ import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { CamExplainer, DEFAULT_POINTING_TOLERANCE, parseMethod, parseTarget, scoreLesionFolder } from '../../explain/index.ts';
 import { parseVariant } from './cam.ts';
 import { numberOption } from '../options.ts';
+import { defaultModelPath } from '../../models/index.ts';
 
 interface CamScoreCliOptions {
-  model: string;
+  model?: string;
   lesions: string;
   outDir: string;
   method: string;
@@ -23,7 +24,7 @@ export function register(program: Command): void {
   program
     .command('cam-score')
     .description('score heat maps against pixel lesion masks (pointing game, heat per lesion area, optic-disc share) next to random and centre baselines')
-    .requiredOption('--model <onnx>', 'model package (.onnx with its .json sidecar)')
+    .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the referable default of `dr-xai models`')
     .requiredOption('--lesions <dir>', 'folder in the IDRiD-lesions layout: images/<id>.jpg + masks/<id>_{MA,HE,EX,SE,OD}.png')
     .option('--out-dir <dir>', 'output folder', 'artifacts/cam-score')
     .option('--method <name>', 'gradcam++, gradcam or scorecam', 'gradcam++')
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: CamScoreCliOptions) => {
+      opts.model ??= await defaultModelPath('referable');
       const tolerance = Number(opts.tolerance);
       if (opts.tolerance.trim() === '' || !(tolerance >= 0 && tolerance < 1)) throw new DrXaiError(`--tolerance must be a fraction in [0, 1), got '${opts.tolerance}'`);
       const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });

@@ -4,9 +4,10 @@ import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { loadDataset, parseFormat, readSplitCsv, SPLIT_NAMES, type SplitName } from '../../data/index.ts';
 import { CamExplainer, explainCases, parseMethod, parseTarget, pickBalanced, type CamVariant } from '../../explain/index.ts';
 import { numberOption } from '../options.ts';
+import { defaultModelPath } from '../../models/index.ts';
 
 interface CamCliOptions {
-  model: string;
+  model?: string;
   data: string;
   format: string;
   split?: string;
@@ -33,7 +34,7 @@ export function register(program: Command): void {
   program
     .command('cam')
     .description('Grad-CAM++ (or Grad-CAM, Score-CAM) overlays for balanced validation cases: one PNG per case and a board')
-    .requiredOption('--model <onnx>', 'model package (.onnx with its .json sidecar)')
+    .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the referable default of `dr-xai models`')
     .requiredOption('--data <root>', 'data set folder')
     .option('--format <format>', 'auto, aptos, aptos224, eyepacs, messidor2, idrid, generic, folder', 'auto')
     .option('--split <csv>', 'split CSV from `dr-xai split` (without it: every labelled image)')
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: CamCliOptions) => {
+      opts.model ??= await defaultModelPath('referable');
       const n = numberOption(opts.n, '--n', { integer: true, min: 1 });
       const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
       const steps = numberOption(opts.steps, '--steps', { integer: true, min: 1 });

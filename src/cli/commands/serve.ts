@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
-import { loadModel } from '../../models/index.ts';
+import { loadModel, defaultModelPath } from '../../models/index.ts';
 import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
 import { numberOption } from '../options.ts';
 
 interface ServeCliOptions {
-  model: string;
+  model?: string;
   port: string;
   host: string;
   corsOrigin?: string[];
@@ -21,7 +21,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('screening web page and HTTP API (POST /v1/screen, /v1/explain; GET /openapi.json)')
-    .requiredOption('--model <model.onnx>', 'model package (.onnx with its .json sidecar)')
+    .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the referable default of `dr-xai models`')
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--cors-origin <origin...>', 'allow the API to be called from these origins (CORS is closed by default)')
@@ -32,6 +32,7 @@ export function register(program: Command): void {
     .option('--queue <n>', 'screenings allowed to wait before 503 (default: 4 per worker)')
     .option('--log <level>', 'log level: info, warn, error or silent', 'info')
     .action(async (opts: ServeCliOptions) => {
+      opts.model ??= await defaultModelPath('referable');
       const port = numberOption(opts.port, '--port', { integer: true, min: 0, max: 65535 });
       if (!['info', 'warn', 'error', 'silent'].includes(opts.log)) throw new DrXaiError(`--log must be info, warn, error or silent, got '${opts.log}'`);
       const queue = opts.queue === undefined ? undefined : numberOption(opts.queue, '--queue', { integer: true, min: 0 });

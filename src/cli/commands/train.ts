@@ -5,7 +5,7 @@ import { loadDataset, parseFormat, readSplitCsv } from '../../data/index.ts';
 import { listModels, modelInfo } from '../../models/index.ts';
 import { preparePreprocessed, preprocessConfigOf, readConfigFile, resolveTrainConfig, runDir, sharedCacheDir, train, type TrainConfig } from '../../train/index.ts';
 
-interface TrainCliOptions {
+export interface TrainCliOptions {
   config?: string;
   model?: string;
   task?: string;
@@ -60,10 +60,9 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
   };
 }
 
-export function register(program: Command): void {
-  program
-    .command('train')
-    .description('train a model on a split data set (reference recipe: AdamW, cosine, augmentation); writes runs/<name>/ and the model package')
+/** The recipe flags `train` and `cv` share (config keys; see `dr-xai train --help`). */
+export function addRecipeOptions(cmd: Command): Command {
+  return cmd
     .option('--config <file>', 'YAML config in the reference shape (configs/aptos.yaml); flags override it')
     .option('--model <name>', `architecture (${listModels().join(', ')})`)
     .option('--task <task>', 'referable, any-dr or grade')
@@ -77,19 +76,33 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed (default 42)')
     .option('--data <root>', 'data set folder (config key data_root)')
     .option('--format <format>', 'data set format (default auto)')
-    .option('--split <file>', 'split CSV from `dr-xai split` (config key split_csv)')
     .option('--out-dir <dir>', 'where runs go (default runs)')
     .option('--run-name <name>', 'run folder name (default <model>-<task>-<size>)')
-    .option('--pretrained <file>', '.safetensors weights to start from (timm or torchvision EfficientNet naming)')
+    .option('--pretrained <file>', '.safetensors weights to start from (EfficientNet: timm or torchvision naming; mobilenet_v2: torchvision)')
     .option('--threads <n>', 'ONNX Runtime threads (default all cores)')
+    .option('--quiet', 'no progress bar');
+}
+
+/** Defaults <- config file <- flags; an unknown model or a missing data set fails here, before any image work. */
+export async function recipeFrom(opts: TrainCliOptions): Promise<TrainConfig & { data_root: string }> {
+  const fromFile = opts.config ? await readConfigFile(opts.config) : {};
+  const cfg = resolveTrainConfig(fromFile, overridesOf(opts), opts.config ? `${opts.config} (with command-line overrides)` : 'command line');
+  modelInfo(cfg.model_name);
+  if (!cfg.data_root) throw new DrXaiError('no data set: give --data or data_root in the config');
+  return cfg as TrainConfig & { data_root: string };
+}
+
+export function register(program: Command): void {
+  addRecipeOptions(
+    program
+      .command('train')
+      .description('train a model on a split data set (reference recipe: AdamW, cosine, augmentation); writes runs/<name>/ and the model package'),
+  )
+    .option('--split <file>', 'split CSV from `dr-xai split` (config key split_csv)')
     .option('--model-out <file.onnx>', 'where the model package goes (default <run>/model.onnx)')
     .option('--resume', 'continue the run from its last checkpoint')
-    .option('--quiet', 'no progress bar')
     .action(async (opts: TrainCliOptions) => {
-      const fromFile = opts.config ? await readConfigFile(opts.config) : {};
-      const cfg = resolveTrainConfig(fromFile, overridesOf(opts), opts.config ? `${opts.config} (with command-line overrides)` : 'command line');
-      modelInfo(cfg.model_name); // an unknown model fails here, before any image work
-      if (!cfg.data_root) throw new DrXaiError('no data set: give --data or data_root in the config');
+      const cfg = await recipeFrom(opts);
       if (!cfg.split_csv) throw new DrXaiError(`no split: run \`dr-xai split --data ${cfg.data_root} --fractions 0.9,0.1,0 --out split.csv\` and give --split (or split_csv in the config)`);
       const dataset = await loadDataset(cfg.data_root, parseFormat(cfg.data_format));
       const split = await readSplitCsv(path.resolve(cfg.split_csv), dataset);

@@ -1,0 +1,59 @@
+// dr-xai cv: k folds trained as resumable runs, pooled out-of-fold predictions, an operating point
+// chosen on them, stored in a model package with --apply-to.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { writePhantomDataset } from '../../src/data/index.ts';
+import { auroc, chooseOperatingPoint } from '../../src/evaluate/index.ts';
+import { readSidecar } from '../../src/models/index.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const CLI = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts')];
+const run = (args: string[]) => spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: 'utf8' });
+
+test('dr-xai cv: 3 folds cover every image once; the OOF threshold is chosen on the pooled predictions and applied to a package', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'drxai-cv-'));
+  await writePhantomDataset(path.join(dir, 'data'), { n: 45, seed: 3, size: 64, quiet: true });
+  await fsp.writeFile(path.join(dir, 'cv.yaml'), `model_name: tiny_cnn\nimg_size: 32\nbatch_size: 6\nepochs: 2\nlr: 0.003\nthreads: 1\nfix_specificity: 0.8\ndata_root: ${path.join(dir, 'data')}\n`);
+  const args = ['cv', '--config', path.join(dir, 'cv.yaml'), '--folds', '3', '--out-dir', path.join(dir, 'runs'), '--run-name', 'r', '--mode', 'constrained', '--quiet'];
+  const first = run(args);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /CV AUROC \d\.\d{4} \+\/- \d\.\d{4} \(mean \+\/- SD of 3 folds\); pooled OOF AUROC/);
+  const cvDir = path.join(dir, 'runs', 'r-cv');
+  const summary = JSON.parse(readFileSync(path.join(cvDir, 'cv.json'), 'utf8'));
+  assert.equal(summary.folds.length, 3);
+  // Every image scored exactly once, by the fold that held it out.
+  const oof = readFileSync(path.join(cvDir, 'oof_predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(oof.length, 45);
+  assert.equal(new Set(oof.map((r) => r[0])).size, 45);
+  for (let f = 1; f <= 3; f++) {
+    const val = readFileSync(path.join(cvDir, `fold-${f}.csv`), 'utf8').split('\n').filter((l) => l.includes(',val,')).map((l) => l.split(',')[0]);
+    assert.deepEqual(oof.filter((r) => r[1] === String(f)).map((r) => r[0]).sort(), val.sort());
+    assert.ok(existsSync(path.join(dir, 'runs', `r-fold${f}`, 'model.onnx')));
+  }
+  // The threshold and the pooled AUROC are those of the OOF predictions themselves.
+  const labels = oof.map((r) => Number(r[3]));
+  const scores = oof.map((r) => Number(r[4]));
+  const op = chooseOperatingPoint(labels, scores, { targetSpecificity: 0.8, mode: 'constrained' });
+  assert.equal(summary.operatingPoint.threshold, op.threshold);
+  assert.ok(Math.abs(summary.oofAuroc - auroc(labels, scores)) < 1e-12);
+
+  // A rerun trains nothing (every fold is done) and stores the point in the package given.
+  const pkg = path.join(dir, 'pkg.onnx');
+  copyFileSync(path.join(dir, 'runs', 'r-fold1', 'model.onnx'), pkg);
+  copyFileSync(path.join(dir, 'runs', 'r-fold1', 'model.json'), path.join(dir, 'pkg.json'));
+  const again = run([...args, '--apply-to', pkg]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal((again.stdout.match(/done earlier/g) ?? []).length, 3);
+  const sidecar = await readSidecar(pkg);
+  assert.equal(sidecar.operatingPoint?.threshold, op.threshold);
+  assert.match(sidecar.operatingPoint?.protocol ?? '', /3-fold stratified, duplicate-aware cross-validation/);
+  assert.equal(sidecar.metrics?.cvFolds, 3);
+
+  const bad = run([...args, '--folds', '1']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^dr-xai: error: --folds/);
+});

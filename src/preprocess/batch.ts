@@ -32,7 +32,7 @@ function packageVersion(): string {
 }
 
 /** Bump when a code change alters any output pixel or report field (invalidates caches). */
-export const PREPROCESS_CODE_VERSION = 'preprocess/3';
+export const PREPROCESS_CODE_VERSION = 'preprocess/4'; // 4: retina mask falls back to the lit field of view
 
 export interface BatchItem {
   id: string;

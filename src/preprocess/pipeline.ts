@@ -21,7 +21,8 @@ import { qualityScore, type QualityReport } from './quality.ts';
 export const PreprocessConfigSchema = z
   .object({
     size: z.number().int().min(16).max(4096),
-    mask: z.boolean(),
+    /** true: the retina mask with its field-of-view check (mask.ts); 'study': the study's Otsu mask as published; false: none. */
+    mask: z.union([z.boolean(), z.literal('study')]),
     crop: z.boolean(),
     clahe: z.boolean(),
     claheClipLimit: z.number().positive().max(1000),
@@ -127,7 +128,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
   if (config.mask) {
     medianBefore = timings?.median ?? 0;
-    const rm = retinaMask(img, { source: opts.source, timings });
+    const rm = retinaMask(img, { source: opts.source, timings, method: config.mask === 'study' ? 'study' : 'default' });
     mask = rm.mask;
     circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
     solidity = rm.solidity;

@@ -282,3 +282,30 @@ export function calibrationSpec(splits: Array<{ split: string; bins: Reliability
     ],
   } as unknown as vl.TopLevelSpec; // layered literals are checked by vl.compile at render time
 }
+
+/**
+ * Five-grade confusion matrix as a heat map: rows the true grade, columns the predicted grade,
+ * each cell's count with its share of the true grade's row as the colour, so rare grades
+ * (severe, proliferative) read as clearly as the common ones.
+ */
+export function gradeConfusionSpec(split: string, matrix: number[][], qwk: number): vl.TopLevelSpec {
+  const names = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+  const cells = matrix.flatMap((row, t) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((count, p) => ({ truth: names[t], predicted: names[p], count, share: total ? count / total : 0 }));
+  });
+  const axis = { type: 'ordinal', sort: names } as const;
+  return {
+    ...BASE,
+    title: { text: `Grade confusion, ${split}`, subtitle: `quadratic weighted kappa ${fmt(qwk)}; colour: share of the true grade` },
+    data: { values: cells },
+    encoding: {
+      x: { field: 'predicted', ...axis, title: 'predicted grade', axis: { grid: false, labelAngle: -30 } },
+      y: { field: 'truth', ...axis, title: 'true grade', axis: { grid: false } },
+    },
+    layer: [
+      { mark: 'rect', encoding: { color: { field: 'share', type: 'quantitative', scale: { scheme: 'blues', domain: [0, 1] }, title: 'row share' } } },
+      { mark: { type: 'text', fontSize: 14 }, encoding: { text: { field: 'count', type: 'quantitative' }, color: { condition: { test: 'datum.share > 0.5', value: 'white' }, value: 'black' } } },
+    ],
+  } as unknown as vl.TopLevelSpec;
+}

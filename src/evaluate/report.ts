@@ -6,7 +6,7 @@ import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve
 import { checkGradeProbs, gradeConfusionMatrix, NUM_GRADES, predictedGrades, quadraticWeightedKappa, referableProbability, REFERABLE_GRADE } from './grade.ts';
 import type { Interval } from './intervals.ts';
 import { chooseOperatingPoint, metricsAtThreshold, type OperatingMode, type ThresholdMetrics } from './operating-point.ts';
-import { calibrationSpec, prSpec, renderPlot, rocSpec, type PlotOperatingPoint } from './plots.ts';
+import { calibrationSpec, gradeConfusionSpec, prSpec, renderPlot, rocSpec, type PlotOperatingPoint } from './plots.ts';
 import { checkBinaryInputs } from './validate.ts';
 
 /**
@@ -314,6 +314,9 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
     };
     plots.push({ name: `${e.split}_roc`, rendered: await renderPlot(rocSpec(e.split, e.roc, e.auroc, e.bootstrap.auroc, op)) });
     plots.push({ name: `${e.split}_pr`, rendered: await renderPlot(prSpec(e.split, e.pr, e.auprc, e.bootstrap.auprc, e.positives / e.n, op)) });
+  }
+  for (const e of splits) {
+    if (e.gradeConfusion && e.qwk !== undefined) plots.push({ name: `${e.split}_confusion`, rendered: await renderPlot(gradeConfusionSpec(e.split, e.gradeConfusion, e.qwk)) });
   }
   plots.push({ name: 'calibration', rendered: await renderPlot(calibrationSpec(splits.map((e) => ({ split: e.split, bins: e.reliability, ece: e.ece, brier: e.brier })))) });
 

@@ -11,6 +11,7 @@ interface PreprocessCliOptions {
   size: string;
   out: string;
   mask: boolean;
+  studyMask?: boolean;
   crop: boolean;
   clahe: boolean;
   green: boolean;
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--format <format>', 'auto, aptos, aptos224, eyepacs, messidor2, idrid, generic, folder', 'auto')
     .option('--size <n>', 'output size in pixels (square)', String(DEFAULT_PREPROCESS.size))
     .option('--no-mask', 'no retina mask (keep the whole frame)')
+    .option('--study-mask', "the reference study's Otsu mask as published, without the field-of-view check (reproduction)")
     .option('--no-crop', 'no crop to the retina')
     .option('--no-clahe', 'no CLAHE')
     .option('--no-green', 'keep colour (no green-channel emphasis)')
@@ -48,7 +50,7 @@ export function register(program: Command): void {
       const clip = numberOption(opts.claheClip, '--clahe-clip', { min: 0 });
       const config = {
         size: numberOption(opts.size, '--size', { integer: true, min: 16 }),
-        mask: opts.mask,
+        mask: opts.mask && opts.studyMask ? ('study' as const) : opts.mask,
         crop: opts.crop,
         clahe: opts.clahe,
         claheClipLimit: clip,

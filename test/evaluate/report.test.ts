@@ -161,6 +161,11 @@ test('grade task: referable score P(grade >= 2), QWK column and 5x5 confusion', 
     const preds = parse(readFileSync(path.join(outDir, 'predictions.csv')), { columns: true }) as Record<string, string>[];
     assert.deepEqual(Object.keys(preds[0]), ['split', 'id', 'label', 'score', 'decision', 'grade', 'predicted_grade', 'p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4']);
     assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /Five-grade agreement/);
+    assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /!\[test_confusion\.png\]\(test_confusion\.png\)/);
+    // The confusion plot is a PNG whose SVG carries every cell count.
+    assert.deepEqual([...readFileSync(path.join(outDir, 'test_confusion.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    const svg = readFileSync(path.join(outDir, 'test_confusion.svg'), 'utf8');
+    for (const count of new Set(result.splits[1].gradeConfusion!.flat())) assert.ok(svg.includes(`>${count}<`), `count ${count} missing from the confusion plot`);
     assert.match(formatMetricsTable(result.rows), /QWK/);
   } finally {
     rmSync(outDir, { recursive: true, force: true });

@@ -22,6 +22,7 @@ export {
   gradeConfusionMatrix,
   referableProbability,
   predictedGrades,
+  type GradeRule,
   checkGradeProbs,
   NUM_GRADES,
   REFERABLE_GRADE,

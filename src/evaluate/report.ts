@@ -249,7 +249,7 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
   }
   md.push('', 'PPV and NPV depend on the prevalence of the split and do not transfer to a population with another prevalence.', '');
   if (grade) {
-    md.push('## Five-grade agreement', '', 'Predicted grade = most probable grade. Quadratic weighted kappa over the full 0-4 scale. Rows: true grade, columns: predicted grade.', '');
+    md.push('## Five-grade agreement', '', 'Predicted grade = the expected grade sum_g g P(g), rounded (see src/evaluate/grade.ts). Quadratic weighted kappa over the full 0-4 scale. Rows: true grade, columns: predicted grade.', '');
     for (const e of splits) {
       md.push(`**${e.split}**: QWK ${f3(e.qwk)}`, '', '| true \\ pred | 0 | 1 | 2 | 3 | 4 |', '|---|---:|---:|---:|---:|---:|');
       e.gradeConfusion!.forEach((row, g) => md.push(`| ${g} | ${row.join(' | ')} |`));

@@ -16,7 +16,7 @@ import { DrXaiError, Rng, progressBar, writeFileAtomic } from '../core/index.ts'
 import type { Sample } from '../data/index.ts';
 import { labelFor } from '../data/index.ts';
 import { AdamW, TrainingSession, exportInference, noDecayForNormsAndBiases } from '../engine/index.ts';
-import { auroc, chooseOperatingPoint, quadraticWeightedKappa } from '../evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../evaluate/index.ts';
 import {
   MODEL_FORMAT,
   addLoss,
@@ -173,14 +173,7 @@ async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWei
   const hasBoth = labels.includes(0) && labels.includes(1);
   const a = hasBoth ? auroc(labels, scores) : NaN;
   let qwk: number | undefined;
-  if (cfg.task === 'grade') {
-    const pred = Array.from({ length: n }, (_, i) => {
-      let best = 0;
-      for (let c = 1; c < p.k; c++) if (logits[i * p.k + c] > logits[i * p.k + best]) best = c;
-      return best;
-    });
-    qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), pred);
-  }
+  if (cfg.task === 'grade') qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), predictedGrades(softmaxRows(logits, p.k)));
   // A validation split with one class has no AUROC; the (negated) loss then ranks the epochs.
   const loss = lossBatches ? lossSum / lossBatches : NaN;
   const metric = cfg.task === 'grade' ? (qwk as number) : Number.isFinite(a) ? a : -loss;

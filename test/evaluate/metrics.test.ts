@@ -86,7 +86,8 @@ for (const [name, ref] of Object.entries(fixtures.binary)) {
 
 for (const [name, ref] of Object.entries(fixtures.grade)) {
   test(`grade metrics match scikit-learn 1.2: ${name}`, () => {
-    const pred = predictedGrades(ref.probs);
+    // The fixture's predicted grade is numpy's argmax (scripts/fixtures); the 'expected' rule is tested below.
+    const pred = predictedGrades(ref.probs, 'argmax');
     assert.deepEqual(pred, ref.predicted);
     close(quadraticWeightedKappa(ref.grades, pred), ref.qwk, 'QWK');
     assert.deepEqual(gradeConfusionMatrix(ref.grades, pred), ref.confusion);
@@ -150,4 +151,16 @@ test('degenerate inputs raise DrXaiError, never a number', () => {
   // Brier and ECE are defined for one class (no ranking needed).
   assert.equal(brierScore([1, 1], [1, 0.5]), 0.125);
   assert.equal(expectedCalibrationError([1, 1], [1, 1]), 0);
+});
+
+test("predictedGrades 'expected': the expected grade rounded half up, clamped to 0..4", () => {
+  const probs = [
+    [1, 0, 0, 0, 0], // E = 0
+    [0.4, 0.35, 0.25, 0, 0], // E = 0.85 -> 1, while argmax says 0
+    [0, 0.5, 0, 0.5, 0], // E = 2 -> 2, argmax 1 (lowest on ties)
+    [0, 0, 0.5, 0.5, 0], // E = 2.5 -> 3 (halves up)
+    [0, 0, 0, 0.1, 0.9], // E = 3.9 -> 4
+  ];
+  assert.deepEqual(predictedGrades(probs), [0, 1, 2, 3, 4]);
+  assert.deepEqual(predictedGrades(probs, 'argmax'), [0, 0, 1, 2, 4]);
 });

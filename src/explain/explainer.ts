@@ -27,7 +27,7 @@ export type GradientSource = 'auto' | 'closed-form' | 'autodiff';
 export interface ExplainerOptions {
   method?: CamMethodName;
   variant?: CamVariant;
-  /** Tensor name of the target layer; default the package's `features` output. */
+  /** Tensor name of the target layer; default the sidecar's explain layer, else its `features` output. */
   layer?: string;
   gradients?: GradientSource;
   /** ONNX Runtime intra-op threads (default: all cores). */
@@ -108,7 +108,7 @@ export class CamExplainer {
     const bytes = await readFileOrFail(onnxPath, 'model file');
     const proto = decodeModel(bytes);
     if (!proto?.graph) throw new DrXaiError('not an ONNX model', { file: onnxPath });
-    const layer = opts.layer ?? info.outputs.features;
+    const layer = opts.layer ?? info.explain?.layer ?? info.outputs.features;
     if (!layer) {
       throw new DrXaiError("the model package names no 'features' output; give the target layer's tensor name (--layer)", { file: onnxPath });
     }

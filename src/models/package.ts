@@ -53,6 +53,8 @@ export const ModelSidecarSchema = z.object({
    * training augmentation flips both ways). Empty or absent: the image alone.
    */
   tta: z.array(z.enum(['hflip', 'vflip', 'hvflip'])).optional(),
+  /** Default explanation: the CAM target layer (an ONNX tensor name) and how it was chosen. */
+  explain: z.object({ layer: z.string().min(1), chosenBy: z.string().optional() }).optional(),
   operatingPoint: OperatingPointSchema.optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
   data: z

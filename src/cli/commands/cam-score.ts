@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'output folder', 'artifacts/cam-score')
     .option('--method <name>', 'gradcam++, gradcam or scorecam', 'gradcam++')
     .option('--variant <name>', "'paper' or 'pytorch-grad-cam'", 'paper')
-    .option('--layer <tensor>', "target layer's ONNX tensor name (default the package's features output)")
+    .option('--layer <tensor>', "target layer's ONNX tensor name (default the sidecar's explain layer, else its features output)")
     .option('--target <t>', "'referable' or a class index", 'referable')
     .option('--tolerance <fraction>', 'pointing-game tolerance as a fraction of the image width', String(DEFAULT_POINTING_TOLERANCE))
     .option('--seed <n>', 'seed of the random baseline', '0')

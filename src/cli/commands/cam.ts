@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--out-dir <dir>', 'output folder', 'artifacts/cams')
     .option('--method <name>', 'gradcam++, gradcam or scorecam (Score-CAM: one forward pass per channel, slow)', 'gradcam++')
     .option('--variant <name>', "'paper' formulas or 'pytorch-grad-cam' (its epsilon and normalisation)", 'paper')
-    .option('--layer <tensor>', "target layer's ONNX tensor name (default the package's features output)")
+    .option('--layer <tensor>', "target layer's ONNX tensor name (default the sidecar's explain layer, else its features output)")
     .option('--target <t>', "'referable' or a class index", 'referable')
     .option('--seed <n>', 'seed of the case draw and the random faithfulness baseline', '0')
     .option('--faithfulness', 'also measure deletion/insertion AUCs against a random pixel order')

@@ -38,3 +38,4 @@ export {
   type SplitEvaluation,
   type MetricsRow,
 } from './report.ts';
+export { delongTest, type DelongResult } from './delong.ts';

@@ -124,7 +124,7 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
     '',
     table,
     '',
-    '- pointing game: the map maximum lies within 1% of the width of a lesion pixel (MA, HE, EX or SE); images without lesions are not counted.',
+    '- pointing game: the maximum of the map inside the retina lies within 1% of the width of a lesion pixel (MA, HE, EX or SE); images without lesions are not counted.',
     '- heat/area: share of the retina\'s heat on the lesion type divided by its share of the retina\'s area (1 = a uniform map); mean over images where the type is present.',
     '- baselines: seeded uniform noise in the retina; a Gaussian at the centre with sigma = width/4.',
     clippedNote,

@@ -3,9 +3,12 @@
  * model-input geometry, width*height, nonzero = inside).
  *
  * - Pointing game (Zhang et al., "Top-down neural attention by excitation backprop", ECCV 2016):
- *   a hit when the map's maximum (the first in raster order on ties) lies within `tolerance`
- *   pixels of a lesion pixel (any of MA, HE, EX, SE); here tolerance = 1% of the image width.
- *   Images without lesions score null.
+ *   a hit when the map's maximum inside the retina (the first in raster order on ties) lies
+ *   within `tolerance` pixels of a lesion pixel (any of MA, HE, EX, SE); here tolerance = 1% of
+ *   the image width. The maximum is looked for where the product shows heat: the overlays and
+ *   the API blank the heat outside the retina, where the model input is black and a coarse map
+ *   upsampled from 7 x 7 can still peak (IDRiD_01 peaked on the top edge). Images without
+ *   lesions score null.
  * - Energy ratio per lesion type t: (heat inside t / heat inside the retina) divided by
  *   (area of t / area of the retina) — how many times more heat t gets than under a uniform map
  *   (1 = chance). Computed inside the retina mask (lesions live there; the black padding would
@@ -65,18 +68,25 @@ export function scoreHeatmap(map: ArrayLike<number>, width: number, height: numb
   let total = 0;
   let inRetina = 0;
   let retinaArea = 0;
+  let bestAnywhere = -Infinity;
+  let atAnywhere = 0;
   for (let i = 0; i < n; i++) {
     const v = map[i];
-    if (v > best) {
-      best = v;
-      at = i;
+    if (v > bestAnywhere) {
+      bestAnywhere = v;
+      atAnywhere = i;
     }
     total += v;
     if (retina[i]) {
+      if (v > best) {
+        best = v;
+        at = i;
+      }
       inRetina += v;
       retinaArea++;
     }
   }
+  if (retinaArea === 0) at = atAnywhere;
   const mx = at % width;
   const my = Math.floor(at / width);
   // pointing game

@@ -48,8 +48,18 @@ test('a uniform map scores 1 for every present lesion type; pointing uses the fi
   assert.equal(s.energyRatio.HE, 1);
   assert.equal(s.energyRatio.MA, 1);
   assert.equal(s.energyRatio.any, 1);
-  assert.deepEqual(s.maxAt, { x: 0, y: 0 });
+  assert.deepEqual(s.maxAt, { x: 0, y: 1 }); // the first maximum inside the retina (row 0 is outside)
   assert.equal(s.pointingHit, false);
+});
+
+test('pointing uses the maximum inside the retina: a higher peak on the black padding does not count', () => {
+  const m = mapA();
+  m[0] = 10; // outside the retina, above the HE block's 4
+  const s = scoreHeatmap(m, W, H, lesions, retina);
+  assert.deepEqual(s.maxAt, { x: 5, y: 5 });
+  assert.equal(s.pointingHit, true);
+  // With no retina at all, the maximum anywhere is used.
+  assert.deepEqual(scoreHeatmap(m, W, H, lesions, new Uint8Array(W * H)).maxAt, { x: 0, y: 0 });
 });
 
 test('pointing-game tolerance is a fraction of the width, measured as a Euclidean distance', () => {

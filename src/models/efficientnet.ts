@@ -143,11 +143,7 @@ export function buildEfficientNet(config: EfficientNetConfig, opts: BuildOptions
     }
   });
   const features = pf.convBnAct(x, 'conv_head', 'bn2', roundChannels(config.headChannels, config.widthMult), 1, 1, 1, 'features');
-  let pooled = b.flatten(b.globalAveragePool(features), 1);
-  if (dropRate > 0) pooled = b.maskedBy(pooled, 'dropout', dropRate, 'head.dropout_mask');
-  const fc = pf.linear('classifier', b.shape(pooled)[1], opts.numClasses);
-  const logits = b.op('Gemm', [pooled, fc.weight, fc.bias], { transB: { i: 1 } }, 'logits');
-  b.output(logits);
+  const logits = pf.poolAndClassify(features, 'classifier', opts.numClasses, dropRate);
   return { graph: b.graph, builder: b, input, logits, features, params: paramsOf(b.graph) };
 }
 
@@ -171,11 +167,7 @@ export function tinyCnn(opts: BuildOptions): BuiltModel {
   x = pf.convBnAct(x, 'blocks.1.conv_pw', 'blocks.1.bn2', 64, 1);
   x = b.add(pf.convBnAct(x, 'blocks.2.conv', 'blocks.2.bn', 64, 3), x);
   const features = pf.convBnAct(x, 'conv_head', 'bn2', 256, 1, 1, 1, 'features');
-  let pooled = b.flatten(b.globalAveragePool(features), 1);
-  if (opts.regularize && (opts.dropRate ?? 0.2) > 0) pooled = b.maskedBy(pooled, 'dropout', opts.dropRate ?? 0.2, 'head.dropout_mask');
-  const fc = pf.linear('classifier', 256, opts.numClasses);
-  const logits = b.op('Gemm', [pooled, fc.weight, fc.bias], { transB: { i: 1 } }, 'logits');
-  b.output(logits);
+  const logits = pf.poolAndClassify(features, 'classifier', opts.numClasses, opts.regularize ? opts.dropRate ?? 0.2 : 0);
   return { graph: b.graph, builder: b, input, logits, features, params: paramsOf(b.graph) };
 }
 

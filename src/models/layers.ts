@@ -70,6 +70,21 @@ export class ParamFactory {
   }
 
   /**
+   * The classification head of every CNN here (timm's and torchvision's): global average pooling,
+   * optional dropout (a mask input named head.dropout_mask), linear `${prefix}` -> the graph
+   * output 'logits'.
+   */
+  poolAndClassify(features: string, prefix: string, numClasses: number, dropRate: number): string {
+    const b = this.b;
+    let pooled = b.flatten(b.globalAveragePool(features), 1);
+    if (dropRate > 0) pooled = b.maskedBy(pooled, 'dropout', dropRate, 'head.dropout_mask');
+    const fc = this.linear(prefix, b.shape(pooled)[1], numClasses);
+    const logits = b.op('Gemm', [pooled, fc.weight, fc.bias], { transB: { i: 1 } }, 'logits');
+    b.output(logits);
+    return logits;
+  }
+
+  /**
    * Squeeze-and-excitation (Hu et al. 2018) as timm's SqueezeExcite: mean over space,
    * conv_reduce + SiLU, conv_expand + sigmoid gate, multiply.
    */

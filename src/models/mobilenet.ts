@@ -57,10 +57,6 @@ export function mobilenetV2(opts: BuildOptions): BuiltModel {
     }
   }
   const features = convBnRelu6(x, `features.${index}`, 1280, 1, 1, 1, 'features');
-  let pooled = b.flatten(b.globalAveragePool(features), 1);
-  if (dropRate > 0) pooled = b.maskedBy(pooled, 'dropout', dropRate, 'head.dropout_mask');
-  const fc = pf.linear('classifier.1', b.shape(pooled)[1], opts.numClasses);
-  const logits = b.op('Gemm', [pooled, fc.weight, fc.bias], { transB: { i: 1 } }, 'logits');
-  b.output(logits);
+  const logits = pf.poolAndClassify(features, 'classifier.1', opts.numClasses, dropRate);
   return { graph: b.graph, builder: b, input, logits, features, params: paramsOf(b.graph) };
 }

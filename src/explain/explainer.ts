@@ -24,7 +24,11 @@ import { REFERABLE_TARGET, targetProbability, targetScore, targetSeed, type CamT
 
 export type GradientSource = 'auto' | 'closed-form' | 'autodiff';
 
+/** The method when neither the caller nor the model's sidecar names one (the reference study's). */
+export const DEFAULT_CAM_METHOD: CamMethodName = 'gradcam++';
+
 export interface ExplainerOptions {
+  /** Default: the sidecar's explain method, else DEFAULT_CAM_METHOD. */
   method?: CamMethodName;
   variant?: CamVariant;
   /** Tensor name of the target layer; default the sidecar's explain layer, else its `features` output. */
@@ -127,7 +131,7 @@ export class CamExplainer {
       throw new DrXaiError(`the head has ${head.numClasses} outputs but the sidecar says ${info.numClasses} classes`, { file: onnxPath });
     }
     const session = await createSession(bytes, { threads: opts.threads });
-    const method = makeMethod(opts.method ?? 'gradcam++', opts.variant ?? 'paper', info.input.size);
+    const method = makeMethod(opts.method ?? info.explain?.method ?? DEFAULT_CAM_METHOD, opts.variant ?? 'paper', info.input.size);
     return new CamExplainer(onnxPath, bytes, info, session, head, layer, method, opts);
   }
 

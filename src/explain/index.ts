@@ -5,6 +5,7 @@
  */
 export { CamExplainer, type Attribution, type ExplainerOptions, type ForwardScores, type GradientSource } from './explainer.ts';
 export { CAM_METHODS, parseMethod, type CamMethodName, type CamVariant } from './methods.ts';
+export { DEFAULT_CAM_METHOD } from './explainer.ts';
 export { REFERABLE_TARGET, parseTarget, targetLabel, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
 export { resizeBilinear, normaliseMinMax } from './resample.ts';
 export { JET_RGB, heatToRgb, overlayHeat, drawContour, type OverlayOptions } from './overlay.ts';

@@ -53,8 +53,8 @@ export const ModelSidecarSchema = z.object({
    * training augmentation flips both ways). Empty or absent: the image alone.
    */
   tta: z.array(z.enum(['hflip', 'vflip', 'hvflip'])).optional(),
-  /** Default explanation: the CAM target layer (an ONNX tensor name) and how it was chosen. */
-  explain: z.object({ layer: z.string().min(1), chosenBy: z.string().optional() }).optional(),
+  /** Default explanation: the CAM target layer (an ONNX tensor name), the method, and how they were chosen. */
+  explain: z.object({ layer: z.string().min(1), method: z.enum(['gradcam++', 'gradcam', 'scorecam']).optional(), chosenBy: z.string().optional() }).optional(),
   operatingPoint: OperatingPointSchema.optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
   data: z

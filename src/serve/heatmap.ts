@@ -1,7 +1,7 @@
 /**
- * The /v1/explain heat map: Grad-CAM++ (Chattopadhay et al. 2018) of the referable score from
- * src/explain, on the closed-form path when the package's `features` output feeds a GAP + linear
- * head. One explainer per worker, single-threaded like the worker's model session.
+ * The /v1/explain heat map of the referable score from src/explain, with the layer and method
+ * the model's sidecar names (default Grad-CAM++ on the `features` output, on the closed-form path
+ * when that output feeds a GAP + linear head). One explainer per worker, single-threaded like the worker's model session.
  */
 import sharp from 'sharp';
 import { encodePng, type RgbImage } from '../core/index.ts';
@@ -10,7 +10,6 @@ import type { FundusModel } from '../models/index.ts';
 import type { ExplainResponseT } from './schemas.ts';
 import type { PreprocessResult } from './upstream.ts';
 
-export const EXPLAIN_METHOD = 'gradcam++';
 /** Heat weight in the blended overlay (the page has its own opacity slider over `heat`). */
 const OVERLAY_ALPHA = 0.5;
 
@@ -23,7 +22,7 @@ function explainerFor(model: FundusModel): Promise<CamExplainer | null> {
     // A package without a `features` output cannot be explained: no heat map, not an error.
     // (Static import above: tsx's loader cannot load .ts modules by dynamic import() inside a
     // worker thread, so src/explain is loaded with the worker.)
-    e = model.info.outputs.features ? CamExplainer.create(model, { method: EXPLAIN_METHOD, threads: 1 }) : Promise.resolve(null);
+    e = model.info.outputs.features ? CamExplainer.create(model, { threads: 1 }) : Promise.resolve(null);
     explainers.set(model, e);
   }
   return e;
@@ -48,7 +47,7 @@ export async function explainHeatmap(model: FundusModel, pre: PreprocessResult):
   const grey = new Uint8Array(size * size);
   for (let i = 0; i < grey.length; i++) grey[i] = Math.round(map[i] * 255);
   return {
-    method: EXPLAIN_METHOD,
+    method: explainer.method.name,
     overlay: await dataUrl(overlayHeat(pre.image, map, { alpha: OVERLAY_ALPHA, retina: pre.mask })),
     heat: await heatOnRetina(heatToRgb(map, size, size), pre.mask),
     map: await dataUrl({ width: size, height: size, channels: 1, data: grey }),

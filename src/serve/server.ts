@@ -14,7 +14,7 @@ import fastifyStatic from '@fastify/static';
 import { DISCLAIMER, readFileOrFail, sniffImageFormat } from '../core/index.ts';
 import { modelPreprocessConfig, type FundusModel } from '../models/index.ts';
 import { problem, type HttpProblem } from './errors.ts';
-import { EXPLAIN_METHOD } from './heatmap.ts';
+import { DEFAULT_CAM_METHOD } from '../explain/index.ts';
 import { openApiDocument } from './openapi.ts';
 import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from './pool.ts';
 import type { ExplainResponseT, ModelResponseT } from './schemas.ts';
@@ -207,7 +207,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     preprocess: modelPreprocessConfig(model.info),
     tta: model.info.tta ?? [],
     onnxUrl: '/v1/model/onnx',
-    explainMethod: EXPLAIN_METHOD,
+    explainMethod: model.info.explain?.method ?? DEFAULT_CAM_METHOD,
     limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },
     disclaimer: DISCLAIMER,
   };

@@ -10,7 +10,7 @@ interface CamScoreCliOptions {
   model?: string;
   lesions: string;
   outDir: string;
-  method: string;
+  method?: string;
   variant: string;
   layer?: string;
   target: string;
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the referable default of `dr-xai models`')
     .requiredOption('--lesions <dir>', 'folder in the IDRiD-lesions layout: images/<id>.jpg + masks/<id>_{MA,HE,EX,SE,OD}.png')
     .option('--out-dir <dir>', 'output folder', 'artifacts/cam-score')
-    .option('--method <name>', 'gradcam++, gradcam or scorecam', 'gradcam++')
+    .option('--method <name>', 'gradcam++, gradcam or scorecam; default: the sidecar\'s explain method, else gradcam++')
     .option('--variant <name>', "'paper' or 'pytorch-grad-cam'", 'paper')
     .option('--layer <tensor>', "target layer's ONNX tensor name (default the sidecar's explain layer, else its features output)")
     .option('--target <t>', "'referable' or a class index", 'referable')
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       if (opts.tolerance.trim() === '' || !(tolerance >= 0 && tolerance < 1)) throw new DrXaiError(`--tolerance must be a fraction in [0, 1), got '${opts.tolerance}'`);
       const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0 });
       const threads = opts.threads === undefined ? undefined : numberOption(opts.threads, '--threads', { integer: true, min: 1 });
-      const explainer = await CamExplainer.create(path.resolve(opts.model), { method: parseMethod(opts.method), variant: parseVariant(opts.variant), layer: opts.layer, threads });
+      const explainer = await CamExplainer.create(path.resolve(opts.model), { method: opts.method === undefined ? undefined : parseMethod(opts.method), variant: parseVariant(opts.variant), layer: opts.layer, threads });
       try {
         const target = parseTarget(opts.target, explainer.info.numClasses);
         const report = await scoreLesionFolder(explainer, opts.lesions, { outDir: opts.outDir, disclaimer: DISCLAIMER, target, tolerance, seed, quiet: opts.quiet });

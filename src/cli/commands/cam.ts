@@ -14,7 +14,7 @@ interface CamCliOptions {
   subset: string;
   n: string;
   outDir: string;
-  method: string;
+  method?: string;
   variant: string;
   layer?: string;
   target: string;
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--subset <name>', `which split to draw from (${SPLIT_NAMES.join(', ')})`, 'val')
     .option('--n <count>', 'cases: half non-referable, half referable', '12')
     .option('--out-dir <dir>', 'output folder', 'artifacts/cams')
-    .option('--method <name>', 'gradcam++, gradcam or scorecam (Score-CAM: one forward pass per channel, slow)', 'gradcam++')
+    .option('--method <name>', 'gradcam++, gradcam or scorecam (Score-CAM: one forward pass per channel, slow); default: the sidecar\'s explain method, else gradcam++')
     .option('--variant <name>', "'paper' formulas or 'pytorch-grad-cam' (its epsilon and normalisation)", 'paper')
     .option('--layer <tensor>', "target layer's ONNX tensor name (default the sidecar's explain layer, else its features output)")
     .option('--target <t>', "'referable' or a class index", 'referable')
@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const threads = opts.threads === undefined ? undefined : numberOption(opts.threads, '--threads', { integer: true, min: 1 });
       if (!(SPLIT_NAMES as readonly string[]).includes(opts.subset)) throw new DrXaiError(`--subset must be one of ${SPLIT_NAMES.join(', ')}, got '${opts.subset}'`);
       const explainer = await CamExplainer.create(path.resolve(opts.model), {
-        method: parseMethod(opts.method),
+        method: opts.method === undefined ? undefined : parseMethod(opts.method),
         variant: parseVariant(opts.variant),
         layer: opts.layer,
         threads,

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { CamExplainer, type CamTarget } from '../../src/explain/index.ts';
 import { DrXaiError } from '../../src/core/index.ts';
 import { FIXTURES, ROOT, assertClose, readJson, referenceImages, type CamReference } from './helpers.ts';
@@ -88,4 +90,25 @@ test('a missing layer and a forced closed form on a non-head layer are clear use
   const ex = await CamExplainer.create(onnx, { threads: 1 });
   await assert.rejects(ex.attribute(images, { target: { kind: 'class', index: 5 } }), (e: unknown) => e instanceof DrXaiError && /outside 0..4/.test(e.message));
   await ex.release();
+});
+
+test("the sidecar's explain layer and method are the defaults; options still override them", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-explain-'));
+  const onnx = path.join(dir, 'm.onnx');
+  copyFileSync(path.join(FIXTURES, 'cam_grade.onnx'), onnx);
+  const sidecar = JSON.parse(readFileSync(path.join(FIXTURES, 'cam_grade.json'), 'utf8'));
+  writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, explain: { layer: 'act1', method: 'gradcam', chosenBy: 'test' } }));
+  const byModel = await CamExplainer.create(onnx, { threads: 1 });
+  assert.equal(byModel.layer, 'act1');
+  assert.equal(byModel.method.name, 'gradcam');
+  assert.equal(byModel.gradientSource, 'autodiff');
+  const byCaller = await CamExplainer.create(onnx, { threads: 1, layer: 'features', method: 'gradcam++' });
+  assert.equal(byCaller.layer, 'features');
+  assert.equal(byCaller.method.name, 'gradcam++');
+  // The same layer and method given explicitly give the same map as the sidecar's defaults.
+  const explicit = await CamExplainer.create(path.join(FIXTURES, 'cam_grade.onnx'), { threads: 1, layer: 'act1', method: 'gradcam' });
+  const [a] = await byModel.attribute(images.slice(0, 1));
+  const [b] = await explicit.attribute(images.slice(0, 1));
+  assert.deepEqual(Array.from(a.map), Array.from(b.map));
+  for (const e of [byModel, byCaller, explicit]) await e.release();
 });

@@ -1,0 +1,61 @@
+// models/defaults.json names the default package of each task; dr-xai models lists every package.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MODELS_DIR, defaultModelPath, listPackagedModels, loadModel } from '../../src/models/index.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const FIX = path.join(ROOT, 'test', 'fixtures', 'models');
+const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+
+/** A models folder with a binary and a grade package (copies of the tiny fixture) and its defaults. */
+function folder(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-models-'));
+  const sidecar = JSON.parse(readFileSync(path.join(FIX, 'tiny.json'), 'utf8'));
+  for (const [name, task] of [['a-referable', 'referable'], ['b-grade', 'grade']] as const) {
+    copyFileSync(path.join(FIX, 'tiny.onnx'), path.join(dir, `${name}.onnx`));
+    writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...sidecar, task, metrics: { valAuroc: task === 'grade' ? 0.9 : 0.8 } }));
+  }
+  writeFileSync(path.join(dir, 'defaults.json'), JSON.stringify({ referable: 'a-referable.onnx', grade: 'b-grade.onnx' }));
+  return dir;
+}
+
+test('listPackagedModels and defaultModelPath read a models folder and its defaults.json', async () => {
+  const dir = folder();
+  const models = await listPackagedModels(dir);
+  assert.deepEqual(models.map((m) => [m.name, m.task, m.default]), [['a-referable', 'referable', true], ['b-grade', 'grade', true]]);
+  assert.equal(models[0].sizeMb, statSync(path.join(dir, 'a-referable.onnx')).size / 1e6);
+  assert.equal(await defaultModelPath('grade', dir), path.join(dir, 'b-grade.onnx'));
+  writeFileSync(path.join(dir, 'defaults.json'), JSON.stringify({ referable: 'gone.onnx', grade: 'b-grade.onnx' }));
+  await assert.rejects(defaultModelPath('referable', dir), /defaults\.json: the default referable model gone\.onnx is missing/);
+  writeFileSync(path.join(dir, 'defaults.json'), '{"referable": 3}');
+  await assert.rejects(listPackagedModels(dir), /defaults\.json: expected \{"referable"/);
+});
+
+test('dr-xai models --json: path, name, task, default for every package; the text form marks the defaults', () => {
+  const dir = folder();
+  const r = run(['models', '--dir', dir, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const list = JSON.parse(r.stdout) as { path: string; name: string; task: string; default: boolean }[];
+  assert.deepEqual(list.map(({ path: p, name, task, default: d }) => ({ p: path.basename(p), name, task, d })), [
+    { p: 'a-referable.onnx', name: 'a-referable', task: 'referable', d: true },
+    { p: 'b-grade.onnx', name: 'b-grade', task: 'grade', d: true },
+  ]);
+  const text = run(['models', '--dir', dir]);
+  assert.match(text.stdout, /\* a-referable {2}\[referable, default\]/);
+  assert.match(text.stdout, /Research decision support only/);
+});
+
+test("the repository's own models/ folder: each task's default exists, loads, and has the task it is the default of", async () => {
+  for (const task of ['referable', 'grade'] as const) {
+    const file = await defaultModelPath(task);
+    assert.ok(file.startsWith(MODELS_DIR));
+    const model = await loadModel(file);
+    assert.equal(model.info.task, task);
+    assert.ok(model.info.operatingPoint, `${task} default has no operating point`);
+    await model.release();
+  }
+});

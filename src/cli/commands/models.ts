@@ -10,6 +10,7 @@ function metricsText(m: PackagedModel): string {
   const parts: string[] = [];
   if (typeof r.cvAurocMean === 'number') parts.push(`CV AUROC ${fmt(r.cvAurocMean)} +/- ${fmt(r.cvAurocSd)}`);
   if (typeof r.valAuroc === 'number') parts.push(`val AUROC ${fmt(r.valAuroc)}`);
+  if (typeof r.cvQwkMean === 'number') parts.push(`CV QWK ${fmt(r.cvQwkMean)} +/- ${fmt(r.cvQwkSd)}`);
   if (typeof r.valQwk === 'number') parts.push(`val QWK ${fmt(r.valQwk)}`);
   const op = m.operatingPoint;
   if (op) parts.push(`threshold ${fmt(op.threshold, 4)} (${op.mode}, spec >= ${op.targetSpecificity})`);

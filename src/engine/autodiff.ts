@@ -10,6 +10,7 @@ import { DrXaiError } from '../core/index.ts';
 import type { Graph, Node, Shape, TensorData } from './ir.ts';
 import { GraphBuilder, OPSET, attrFloat, attrInt, attrInts, cloneGraph, float32, intValues, sizeOf } from './ir.ts';
 import { convPads, reduceAxes } from './shape.ts';
+import { ONNX_DTYPE } from './dtypes.ts';
 
 /** The ops whose gradient the engine knows (forward ops of CNN classifiers and their losses). */
 export const DIFFERENTIABLE_OPS = new Set([
@@ -87,10 +88,10 @@ const elementwiseUnary = (f: (b: GraphBuilder, x: string, y: string, g: string) 
 
 /** mask ? g : 0 */
 function where(b: GraphBuilder, mask: string, g: string): string {
-  // g * float(mask) (ONNX dtype 1 float, 11 double) rather than Where(mask, g, 0): ONNX Runtime's CPU Where with a broadcast
+  // g * float(mask) rather than Where(mask, g, 0): ONNX Runtime's CPU Where with a broadcast
   // scalar runs on one thread, a third of a MobileNetV2 training step (ORT profile, 224 px,
   // batch 16); Cast + Mul are vectorised and threaded. The two differ only where g is not finite.
-  return b.mul(g, b.op('Cast', [mask], { to: { i: floatType(b, g) === 'float32' ? 1 : 11 } }));
+  return b.mul(g, b.op('Cast', [mask], { to: { i: ONNX_DTYPE[floatType(b, g)] } }));
 }
 
 const RULES: Record<string, Rule> = {

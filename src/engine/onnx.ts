@@ -3,14 +3,12 @@
  * protobufjs), so no protobuf is hand-rolled here.
  */
 import onnxProto from 'onnx-proto';
+import { DTYPE_BY_ONNX, ONNX_DTYPE } from './dtypes.ts';
 import { DrXaiError } from '../core/index.ts';
-import type { AttrValue, DType, Graph, Node, TensorData, TypedData } from './ir.ts';
+import type { AttrValue, Graph, Node, TensorData, TypedData } from './ir.ts';
 import { GraphBuilder, emptyGraph } from './ir.ts';
 
 const { onnx } = onnxProto;
-
-const ONNX_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };
-const DTYPE_OF: Record<number, DType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
 
 function bytesOf(data: TypedData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -80,7 +78,7 @@ function toNumber(v: number | { toNumber(): number }): number {
 }
 
 function readTensor(t: onnxProto.onnx.ITensorProto, where: string): TensorData {
-  const dtype = DTYPE_OF[t.dataType ?? 0];
+  const dtype = DTYPE_BY_ONNX[t.dataType ?? 0];
   if (!dtype) throw new DrXaiError(`tensor '${t.name}' has unsupported data type ${t.dataType}`, { file: where });
   const shape = (t.dims ?? []).map(toNumber);
   const n = shape.reduce((a, b) => a * b, 1);
@@ -165,7 +163,7 @@ export function fromOnnxBytes(bytes: Uint8Array, opts: ReadOptions = {}): Graph 
     const name = v.name ?? '';
     if (g.initializers.has(name)) continue;
     const tt = v.type?.tensorType;
-    const dtype = DTYPE_OF[tt?.elemType ?? 0];
+    const dtype = DTYPE_BY_ONNX[tt?.elemType ?? 0];
     if (!dtype) throw new DrXaiError(`input '${name}' has an unsupported type`, { file: where });
     const shape = (tt?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : opts.batch ?? 1));
     b.input(name, dtype, shape);

@@ -3,7 +3,8 @@
  * Rules follow the ONNX operator specification (https://onnx.ai/onnx/operators/), opset 13-17.
  */
 import { DrXaiError } from '../core/index.ts';
-import type { DType, Node, Shape, TensorData, ValueInfo } from './ir.ts';
+import { DTYPE_BY_ONNX } from './dtypes.ts';
+import type { Node, Shape, TensorData, ValueInfo } from './ir.ts';
 import { attrInt, attrInts, intValues } from './ir.ts';
 
 type Info = Pick<ValueInfo, 'dtype' | 'shape'>;
@@ -40,7 +41,6 @@ const UNARY_SAME = new Set([
 ]);
 const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'And', 'Or']);
 const COMPARE = new Set(['Greater', 'Less', 'Equal', 'GreaterOrEqual', 'LessOrEqual']);
-const DTYPE_BY_ONNX: Record<number, DType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
 
 function need(x: Info | undefined, what: string): Info {
   if (!x) throw new Error(`missing input ${what}`);

@@ -5,10 +5,10 @@
  * single-process loop as the study's code would be; OpenCV may use its own threads), both on the
  * 20 full-size IDRiD photographs (4288x2848 JPEG) in ../shared/data/idrid-lesions/images.
  *
- * The same work on both sides, per image: read the file, decode it (by default both in the DCT
- * domain at the largest of 1/2, 1/4, 1/8 that keeps the short side >= size: sharp jpegload
- * shrink / cv2.IMREAD_REDUCED_COLOR_<f>, identical pixels; --full decodes at full size on both
- * sides), retina mask, crop + pad, CLAHE on L of Lab, green emphasis, INTER_AREA resize + pad,
+ * The same work on both sides, per image: read the file, decode it (by default both to 1/f of
+ * the size, f the largest of 2, 4, 8 that keeps the short side >= size, by a DCT-domain decode at
+ * f/2 and a Lanczos 2x reduce: sharp's shrink-on-load from bytes / cv2.IMREAD_REDUCED_COLOR_<f/2>
+ * + cv2.resize INTER_LANCZOS4, near-identical pixels; --full decodes at full size on both sides), retina mask, crop + pad, CLAHE on L of Lab, green emphasis, INTER_AREA resize + pad,
  * PNG encode (zlib level 6 on both sides) and write. Ours does more on top: it hashes the source
  * for its cache key, writes a cache copy + JSON entry beside the output, all three atomically
  * (fsync + rename), plus a manifest and quality report.

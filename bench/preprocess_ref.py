@@ -178,7 +178,12 @@ def main(argv):
     for p in paths:
         f = 1 if reduce_mode == 'off' else reduce_factor(p, size) if reduce_mode == 'auto' else int(reduce_mode)
         factors.append(f)
-        bgr = cv2.imread(p, READ_FLAGS[f])
+        # The decode of src/preprocess/decode.ts: DCT-domain shrink at f/2, then a Lanczos 2x
+        # reduce to ceil(w/f) x ceil(h/f) (sharp keeps the last factor 2 for its resampler).
+        bgr = cv2.imread(p, READ_FLAGS[max(1, f // 2)])
+        if f > 1:
+            w, h = jpeg_size(p)
+            bgr = cv2.resize(bgr, (-(-w // f), -(-h // f)), interpolation=cv2.INTER_LANCZOS4)
         out = preprocess(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size)
         assert out.shape == (size, size, 3)
         if out_dir is not None:

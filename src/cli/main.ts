@@ -12,6 +12,7 @@ import { register as registerPreprocess } from './commands/preprocess.ts';
 import { register as registerTrain } from './commands/train.ts';
 import { register as registerCv } from './commands/cv.ts';
 import { register as registerEvaluate } from './commands/evaluate.ts';
+import { register as registerScreen } from './commands/screen.ts';
 import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerServe } from './commands/serve.ts';
@@ -37,6 +38,7 @@ const commands: Array<(p: Command) => void> = [
   registerTrain,
   registerCv,
   registerEvaluate,
+  registerScreen,
   registerCam,
   registerCamScore,
   registerServe,

@@ -67,10 +67,12 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
   }
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    const pipeline = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
+    // autoOrient: EXIF orientation applied, so a photo from a camera held sideways reads upright.
+    const pipeline = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, autoOrient: true });
     if (meta.hasAlpha) {
-      const alpha = await sharp(bytes, { failOn: 'truncated' }).extractChannel('alpha').stats();
-      if (alpha.channels[0].min < 255) {
+      // stats() describes every band of the input (it ignores extractChannel): alpha is the last.
+      const stats = await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels }).stats();
+      if (stats.channels[stats.channels.length - 1].min < 255) {
         throw new DrXaiError('image has transparent pixels; a plain RGB photograph is needed', { file: source, kind: 'transparent' });
       }
     }

@@ -35,6 +35,7 @@ export {
   type EvaluateOptions,
   type EvaluationResult,
   type SplitPredictions,
+  type ExcludedImage,
   type SplitEvaluation,
   type MetricsRow,
 } from './report.ts';

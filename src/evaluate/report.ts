@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DISCLAIMER, DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
+import { DISCLAIMER, DrXaiError, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
 import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve } from './curves.ts';
@@ -21,8 +21,18 @@ export interface SplitPredictions {
   gradeProbs?: number[][];
 }
 
+/** A photograph left out of the metrics: unreadable, or ungradable (never scored as a negative). */
+export interface ExcludedImage {
+  split: string;
+  id: string;
+  kind: 'unreadable' | 'ungradable';
+  reason: string;
+}
+
 export interface EvaluateOptions {
   splits: Record<string, SplitPredictions>;
+  /** Photographs of the splits that were left out, listed in the report and excluded.csv. */
+  excluded?: ExcludedImage[];
   task: 'referable' | 'grade';
   /** Target specificity for the operating point; default 0.95. */
   fixSpecificity?: number;
@@ -256,6 +266,17 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
       md.push('');
     }
   }
+  const excluded = opts.excluded ?? [];
+  md.push('## Left out', '');
+  if (excluded.length === 0) md.push('No photograph was left out: every one was readable and gradable.', '');
+  else {
+    const count = (kind: ExcludedImage['kind']) => excluded.filter((e) => e.kind === kind).length;
+    md.push(`${excluded.length} photograph(s) are not in the metrics above: ${count('ungradable')} ungradable (the quality gate; a screening would give them no decision) and ${count('unreadable')} unreadable. All are in excluded.csv.`, '');
+    md.push('| split | id | kind | reason |', '|---|---|---|---|');
+    for (const e of excluded.slice(0, 50)) md.push(`| ${e.split} | ${e.id.replace(/\|/g, '\\|')} | ${e.kind} | ${e.reason.replace(/\|/g, '\\|')} |`);
+    if (excluded.length > 50) md.push(`| ... | ${excluded.length - 50} more in excluded.csv | | |`);
+    md.push('');
+  }
   md.push('## Plots', '');
   for (const f of plotFiles) md.push(`![${f}](${f})`, '');
   md.push('## Definitions', '');
@@ -327,6 +348,7 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
   }
   contents.push(['metrics_summary.csv', summaryCsv(rows, task === 'grade')]);
   contents.push(['predictions.csv', predictionsCsv(prepared, threshold, task === 'grade')]);
+  contents.push(['excluded.csv', toCsv(['split', 'id', 'kind', 'reason'], (opts.excluded ?? []).map((e) => [e.split, e.id, e.kind, e.reason]))]);
   contents.push(['report.md', reportMarkdown(partial, opts, plots.map((p) => `${p.name}.png`))]);
   const files: string[] = [];
   for (const [name, data] of contents) {
@@ -334,5 +356,6 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
     await writeFileAtomic(file, data);
     files.push(file);
   }
+  files.push(await writeHtmlReport(path.resolve(opts.outDir, 'report.md')));
   return { ...partial, files };
 }

@@ -4,7 +4,8 @@
  * deletion/insertion faithfulness of each map against a random pixel order.
  */
 import path from 'node:path';
-import { Rng, progressBar, toCsv, writeFileAtomic } from '../core/index.ts';
+import { Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { decideFromLogits } from '../models/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
 import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
@@ -77,8 +78,10 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
   for (const c of cases) {
     const pre = await preprocessFile(c.path, config);
     const [a] = await explainer.attribute([pre.image], { target });
+    // The screening's decision rule (src/models/decision.ts): none for an ungradable photograph.
+    const [d] = decideFromLogits(explainer.info, a.logits, [pre.quality.gradable]);
     const decision =
-      target.kind !== 'referable' ? '' : threshold === undefined ? 'no operating point' : a.probability >= threshold ? `refer (t=${threshold.toFixed(3)})` : `no referral (t=${threshold.toFixed(3)})`;
+      target.kind !== 'referable' ? '' : threshold === undefined ? 'no operating point' : d.referable === null ? 'ungradable: no decision' : d.referable ? `refer (t=${threshold.toFixed(3)})` : `no referral (t=${threshold.toFixed(3)})`;
     const result: CamCaseResult = { id: c.id, grade: c.grade, probability: a.probability, decision };
     if (opts.faithfulness) {
       const steps = opts.steps ?? 16;
@@ -121,5 +124,23 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
   const csvFile = path.join(opts.outDir, 'cams.csv');
   await writeFileAtomic(csvFile, csv);
   files.push(csvFile);
+  const f3 = (x: number | undefined) => (x === undefined ? '' : x.toFixed(3));
+  const md = [
+    `# ${explainer.method.name} heat maps: ${path.basename(explainer.onnxPath)}`,
+    '',
+    `> **${opts.disclaimer}**`,
+    '',
+    `${results.length} cases, target ${targetLabel(target)}. A heat map shows what the model used, not where disease is.`,
+    '',
+    '| id | grade | probability | decision | deletion AUC | insertion AUC |',
+    '|---|---|---:|---|---:|---:|',
+    ...results.map((r) => `| ${r.id} | ${gradeText(r.grade)} | ${r.probability.toFixed(3)} | ${r.decision} | ${f3(r.faithfulness?.deletionAuc)} | ${f3(r.faithfulness?.insertionAuc)} |`),
+    '',
+    '![board](board.png)',
+    '',
+  ].join('\n');
+  const mdFile = path.join(opts.outDir, 'report.md');
+  await writeFileAtomic(mdFile, md);
+  files.push(mdFile, await writeHtmlReport(mdFile));
   return report;
 }

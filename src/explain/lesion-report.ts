@@ -2,10 +2,11 @@
  * `dr-xai cam-score`: heat maps of every photograph of a lesion folder, scored against its
  * masks, next to two trivial maps (seeded uniform noise in the retina, a centre Gaussian), so the
  * table says whether the model's maps beat them. Writes cam_score.md, cam_score.csv, board.png
+ * and report.html (cam_score.md with the board inlined)
  * and cases/<id>.png.
  */
 import path from 'node:path';
-import { Rng, progressBar, toCsv, writeFileAtomic, type CsvValue } from '../core/index.ts';
+import { Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport, type CsvValue } from '../core/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
 import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
@@ -129,6 +130,8 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
     '- baselines: seeded uniform noise in the retina; a Gaussian at the centre with sigma = width/4.',
     clippedNote,
     '',
+    '![heat maps over the lesion masks](board.png)',
+    '',
     `_${opts.disclaimer}_`,
     '',
   ].join('\n');
@@ -147,6 +150,6 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
   await writeFileAtomic(csv, toCsv(header, rows));
   await writeFileAtomic(board, await composeBoard(cells, { title: `${explainer.method.name} on ${results.length} lesion photographs (white: lesions, magenta: optic disc)`, footer: [opts.disclaimer], columns: 4 }));
   await writeFileAtomic(md, markdown);
-  files.push(csv, board, md);
+  files.push(csv, board, md, await writeHtmlReport(md));
   return { cases: results, summaries, markdown, files };
 }

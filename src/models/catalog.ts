@@ -4,11 +4,20 @@
  * ({"referable": "<file>.onnx", "grade": "<file>.onnx"}), next to the packages and the model card,
  * so releasing a better model is one line there, not a code change.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DrXaiError, readFileOrFail } from '../core/index.ts';
 import { readSidecar, type ModelSidecar } from './package.ts';
+
+/**
+ * sha256 of a package's ONNX bytes and its validated sidecar: what a result was computed with.
+ * Two packages with the same weights but another threshold or preprocessing differ here.
+ */
+export function modelFingerprint(onnxBytes: Uint8Array, info: ModelSidecar): string {
+  return createHash('sha256').update(onnxBytes).update(JSON.stringify(info)).digest('hex');
+}
 
 /** The repository's models/ folder. */
 export const MODELS_DIR = path.resolve(import.meta.dirname, '../../models');

@@ -46,5 +46,6 @@ export {
   type WeightNaming,
 } from './weights.ts';
 export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
-export { scoreImages, modelPreprocessConfig, type ImageToScore, type ScoredImage, type ScoreFailure, type ScoreOptions } from './score.ts';
-export { listPackagedModels, defaultModelPath, MODELS_DIR, type PackagedModel, type DefaultTask } from './catalog.ts';
+export { modelPreprocessConfig } from './preprocess-config.ts';
+export { decideFromLogits, type Decision } from './decision.ts';
+export { listPackagedModels, defaultModelPath, modelFingerprint, MODELS_DIR, type PackagedModel, type DefaultTask } from './catalog.ts';

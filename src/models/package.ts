@@ -264,14 +264,6 @@ export class FundusModel {
     return prediction;
   }
 
-  /** Decision at the stored operating point (throws when the model has none). */
-  decide(probability: number): boolean {
-    if (!this.info.operatingPoint) {
-      throw new DrXaiError('this model has no stored operating point; evaluate it on validation data first', { file: sidecarPath(this.onnxPath) });
-    }
-    return probability >= this.info.operatingPoint.threshold;
-  }
-
   async release(): Promise<void> {
     await this.session.release();
   }

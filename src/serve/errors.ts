@@ -2,7 +2,7 @@
  * HTTP status for each kind of bad upload. decodeImage (src/core) raises one DrXaiError per kind
  * of bad image and tags it with its `kind`; test/serve/bad-input.test.ts sends one file of each.
  */
-import type { DrXaiError } from '../core/index.ts';
+import type { ScreenOutcome } from '../screening/index.ts';
 
 export interface HttpProblem {
   statusCode: number;
@@ -23,10 +23,15 @@ export function problem(statusCode: number, message: string): HttpProblem {
   return { statusCode, error: REASONS[statusCode] ?? 'Error', message };
 }
 
-/** 413 over the pixel limit, 415 not an image or an image kind we refuse, 400 empty or corrupt. */
-export function decodeProblem(error: DrXaiError): HttpProblem {
-  const message = error.message;
-  switch (error.kind) {
+/**
+ * 413 over the pixel limit, 415 not an image or an image kind we refuse, 400 empty or corrupt,
+ * 504 a screening stopped at its deadline.
+ */
+export function outcomeProblem(outcome: Extract<ScreenOutcome, { ok: false }>): HttpProblem {
+  const message = outcome.reason;
+  switch (outcome.kind) {
+    case 'stopped':
+      return problem(504, 'screening stopped at its deadline');
     case 'too-large':
       return problem(413, message);
     case 'not-an-image':

@@ -11,12 +11,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import fastifyCors from '@fastify/cors';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
-import { DISCLAIMER, readFileOrFail, sniffImageFormat } from '../core/index.ts';
+import { DISCLAIMER, isDicom, readFileOrFail, sniffImageFormat } from '../core/index.ts';
 import { modelPreprocessConfig, type FundusModel } from '../models/index.ts';
-import { problem, type HttpProblem } from './errors.ts';
+import { outcomeProblem, problem, type HttpProblem } from './errors.ts';
 import { DEFAULT_CAM_METHOD } from '../explain/index.ts';
 import { openApiDocument } from './openapi.ts';
-import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from './pool.ts';
+import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from '../screening/index.ts';
 import type { ExplainResponseT, ModelResponseT } from './schemas.ts';
 
 export interface ServeLimits {
@@ -170,18 +170,19 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     const t0 = performance.now();
     const bytes = await readUpload(request);
     if (bytes.length === 0) throw new HttpError(problem(400, 'empty upload (0 bytes); send the image as the request body or as one multipart file'));
-    if (!sniffImageFormat(bytes)) throw new HttpError(problem(415, 'not a recognised image (expected PNG, JPEG, TIFF or WebP); the type is read from the bytes, not the name or Content-Type'));
+    if (!sniffImageFormat(bytes) && !isDicom(bytes)) throw new HttpError(problem(415, 'not a recognised image (expected PNG, JPEG, TIFF, WebP or DICOM); the type is read from the bytes, not the name or Content-Type'));
     const steps = explain && ['1', 'true'].includes(String((request.query as Record<string, unknown>).steps ?? ''));
     let outcome;
     try {
-      outcome = await pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), maxPixels: limits.maxPixels, explain, steps }, limits.requestTimeoutMs);
+      outcome = await pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), source: 'upload', maxPixels: limits.maxPixels, explain, steps }, limits.requestTimeoutMs);
     } catch (e) {
       if (e instanceof QueueFullError) throw new HttpError(problem(503, `${e.message}; retry in a moment`), { 'retry-after': '1' });
       if (e instanceof ScreeningTimeoutError) throw new HttpError(problem(504, `${e.message}; the server is overloaded or the image is unusually large`));
       throw e;
     }
-    if (!outcome.ok) throw new HttpError(outcome.problem);
-    const r = outcome.result;
+    if (!outcome.ok) throw new HttpError(outcomeProblem(outcome));
+    // The API's shape: the grade probabilities are the page's (GET /v1/model says the task); the image's DICOM UID stays out.
+    const { classProbabilities: _classes, sopInstanceUid: _uid, thumbnail: _thumb, ...r } = outcome.result;
     const totalMs = performance.now() - t0;
     const workMs = r.timings.decodeMs + r.timings.preprocessMs + r.timings.inferMs + (r.timings.explainMs ?? 0);
     const timings = { queueMs: Math.max(0, totalMs - workMs), ...r.timings, totalMs };

@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RgbImage } from '../core/index.ts';
-import { DrXaiError, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { PHANTOM_DIFFICULTY, findDuplicateGroups, labelFor, loadDataset, stratifiedSplit, writePhantomDataset, writeSplitCsv, type Sample } from '../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '../evaluate/index.ts';
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
@@ -36,7 +36,10 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
+  /** report.html: the whole run on one self-contained page. */
   report: string;
+  /** report.md, its source. */
+  markdown: string;
   testAuroc: number;
   valAuroc: number;
   seconds: number;
@@ -215,7 +218,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     `**${opts.disclaimer}**`,
     '',
   ].join('\n');
-  const report = path.join(out, 'report.md');
-  await writeFileAtomic(report, md);
-  return { report, testAuroc: test.auroc, valAuroc: val.auroc, seconds };
+  const markdown = path.join(out, 'report.md');
+  await writeFileAtomic(markdown, md);
+  const report = await writeHtmlReport(markdown);
+  return { report, markdown, testAuroc: test.auroc, valAuroc: val.auroc, seconds };
 }

@@ -48,12 +48,20 @@ test('evaluatePredictions writes plots, CSVs and report whose values match the m
     const result = await evaluatePredictions({
       splits: { val, test: testSplit }, task: 'referable', fixSpecificity: 0.9, mode: 'constrained',
       bootstrap: 300, seed: 7, outDir, modelInfo: { model: 'synthetic' },
+      excluded: [{ split: 'test', id: 'white_frame', kind: 'ungradable', reason: 'no retina found' }],
     });
     const expected = ['calibration', 'test_pr', 'test_roc', 'val_pr', 'val_roc']
       .flatMap((p) => [`${p}.png`, `${p}.svg`])
-      .concat(['metrics_summary.csv', 'predictions.csv', 'report.md'])
+      .concat(['metrics_summary.csv', 'predictions.csv', 'excluded.csv', 'report.md', 'report.html'])
       .sort();
     assert.deepEqual(readdirSync(outDir).sort(), expected);
+    // What was left out is listed, and report.html is report.md with every plot inlined.
+    assert.equal(readFileSync(path.join(outDir, 'excluded.csv'), 'utf8'), 'split,id,kind,reason\ntest,white_frame,ungradable,no retina found\n');
+    assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), /1 photograph\(s\) are not in the metrics above: 1 ungradable/);
+    const html = readFileSync(path.join(outDir, 'report.html'), 'utf8');
+    assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 5, 'the five plots inlined');
+    assert.doesNotMatch(html, /<img src="(?!data:)/, 'no image left linked');
+    assert.match(html, /<th>AUROC \[95% CI\]<\/th>/);
 
     const op = chooseOperatingPoint(val.labels, val.scores, { targetSpecificity: 0.9 });
     assert.equal(result.threshold, op.threshold);

@@ -58,6 +58,11 @@ test('dr-xai cam writes one PNG per case, a board and a CSV, with faithfulness A
   assert.equal(files.filter((f) => f.endsWith('.png')).length, rows.length - 1 + 1);
   assert.match(rows[0], /^id,grade,probability,decision,deletion_auc/);
   assert.ok(rows.slice(1).every((l) => /,(refer|no referral) \(t=0\.500\),/.test(l)));
+  // report.html: the table and the board, self-contained.
+  const html = readFileSync(path.join(tmp, 'cams', 'report.html'), 'utf8');
+  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 1);
+  assert.equal((html.match(/<tr>/g) ?? []).length, rows.length, 'one table row per case plus the header');
+  assert.match(html, /Research decision support only/);
 });
 
 test('dr-xai cam-score scores the phantoms against their masks with both baselines', () => {
@@ -70,6 +75,8 @@ test('dr-xai cam-score scores the phantoms against their masks with both baselin
   assert.equal(csv.length, 1 + 8 * 3);
   assert.ok(existsSync(path.join(tmp, 'score', 'board.png')));
   assert.equal(readdirSync(path.join(tmp, 'score', 'cases')).length, 8);
+  const html = readFileSync(path.join(tmp, 'score', 'report.html'), 'utf8');
+  assert.match(html, /<img src="data:image\/png;base64,[^"]+" alt="heat maps over the lesion masks"/);
 });
 
 test('bad input: a missing folder, a missing mask and a bad option each give one line and exit 1', () => {

@@ -1,3 +1,4 @@
+import { decideFromLogits } from '../../src/models/index.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -30,8 +31,10 @@ test('loadModel + predict reproduce the numpy logits of the fixture (normalisati
   assert.deepEqual(out.features?.dims, [2, 4, 8, 8]);
   const sum0 = out.features!.data.slice(0, 256).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(sum0 - expected.features_sum[0]) < 1e-2);
-  assert.equal(model.decide(0.5), true);
-  assert.equal(model.decide(0.4999), false);
+  // The one decision rule (src/screening): probability >= the stored threshold, none when ungradable.
+  const [at, below, ungradable] = decideFromLogits(model.info, [0, -0.0004, 3], [true, true, false]);
+  assert.equal(model.info.operatingPoint?.threshold, 0.5);
+  assert.deepEqual([at.referable, below.referable, ungradable.referable], [true, false, null]);
   await model.release();
 });
 

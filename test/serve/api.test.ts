@@ -9,7 +9,7 @@ import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import { decodeImage } from '../../src/core/index.ts';
 import { CamExplainer, REFERABLE_TARGET } from '../../src/explain/index.ts';
 import { ExplainResponse, HealthResponse, ModelResponse, ScreenResponse } from '../../src/serve/index.ts';
-import { preprocessFundus } from '../../src/serve/upstream.ts';
+import { preprocessFundus } from '../../src/preprocess/index.ts';
 import { multipart, phantomPng, smallModel, SMALL_MODEL, testServer } from './helpers.ts';
 
 describe('screening API', () => {

@@ -9,7 +9,8 @@ import * as ort from 'onnxruntime-web/wasm';
 import type { RgbImage } from '../../src/core/index.ts';
 // package.ts, not models/index.ts: the index also re-exports Node-only code (registry,
 // safetensors, the training engine) that must not enter the browser bundle.
-import { meanOverViews, positiveProbability, toInputTensor, ttaBatch } from '../../src/models/package.ts';
+import { meanOverViews, toInputTensor, ttaBatch } from '../../src/models/package.ts';
+import { decideFromLogits } from '../../src/models/decision.ts';
 import { preprocessFundus, type PreprocessResult } from '../../src/preprocess/pipeline.ts';
 import type { ModelInfo, Screening } from './types.ts';
 
@@ -87,15 +88,14 @@ export async function screenInBrowser(file: Blob, info: ModelInfo): Promise<Brow
   const input = new ort.Tensor('float32', ttaBatch(pixels, 1, size, views), [1 + views.length, 3, size, size]);
   const out = await s.run({ [s.inputNames[0]]: input });
   const logits = meanOverViews(out[s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]].data as Float32Array, 1, info.numClasses, views.length);
-  const probability = positiveProbability(logits, info.task as 'referable', info.numClasses)[0];
-  const t3 = performance.now();
   const gradable = pre.quality.gradable;
-  const op = info.operatingPoint;
+  // The server's decision rule, from the same module (src/screening/decision.ts).
+  const [{ probability, referable, threshold }] = decideFromLogits({ task: info.task as 'referable', numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
+  const t3 = performance.now();
   return {
     probability,
-    // The decision rule of FundusModel.decide: probability >= the stored threshold.
-    referable: gradable && op ? probability >= op.threshold : null,
-    threshold: op?.threshold ?? null,
+    referable,
+    threshold,
     gradable,
     reasons: pre.quality.reasons,
     timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2, totalMs: t3 - t0 },

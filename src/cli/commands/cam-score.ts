@@ -45,7 +45,7 @@ export function register(program: Command): void {
       try {
         const target = parseTarget(opts.target, explainer.info.numClasses);
         const report = await scoreLesionFolder(explainer, opts.lesions, { outDir: opts.outDir, disclaimer: DISCLAIMER, target, tolerance, seed, quiet: opts.quiet });
-        process.stdout.write(`${report.markdown}\nwrote ${report.files.length} files to ${opts.outDir}\n`);
+        process.stdout.write(`${report.markdown}\nwrote ${report.files.length} files to ${opts.outDir} (report: ${path.join(opts.outDir, 'report.html')})\n`);
       } finally {
         await explainer.release();
       }

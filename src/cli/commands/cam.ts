@@ -78,7 +78,7 @@ export function register(program: Command): void {
             `faithfulness (mean AUC, ${steps} steps): deletion ${f.deletionAuc.toFixed(3)} (random order ${f.randomDeletionAuc.toFixed(3)}; lower is better), insertion ${f.insertionAuc.toFixed(3)} (random order ${f.randomInsertionAuc.toFixed(3)}; higher is better)\n`,
           );
         }
-        process.stdout.write(`wrote ${report.files.length} files to ${opts.outDir} (board: ${path.join(opts.outDir, 'board.png')})\n${DISCLAIMER}\n`);
+        process.stdout.write(`wrote ${report.files.length} files to ${opts.outDir} (board: ${path.join(opts.outDir, 'board.png')}, report: ${path.join(opts.outDir, 'report.html')})\n${DISCLAIMER}\n`);
       } finally {
         await explainer.release();
       }

@@ -22,6 +22,6 @@ export function register(program: Command): void {
       const seed = integer(opts.seed, '--seed', 0, 2 ** 31 - 1);
       process.stdout.write('dr-xai demo: synthetic phantoms -> split -> preprocess -> train -> evaluate -> explain\n');
       const r = await runDemo({ outDir: opts.out, n, epochs, seed, disclaimer: DISCLAIMER, stage: (l) => process.stdout.write(`  ${l}\n`) });
-      process.stdout.write(`\ntest AUROC ${r.testAuroc.toFixed(3)} (val ${r.valAuroc.toFixed(3)}) in ${r.seconds.toFixed(0)} s\nreport: ${r.report}\n\n${DISCLAIMER}\n`);
+      process.stdout.write(`\ntest AUROC ${r.testAuroc.toFixed(3)} (val ${r.valAuroc.toFixed(3)}) in ${r.seconds.toFixed(0)} s\nreport: ${r.report} (source: ${r.markdown})\n\n${DISCLAIMER}\n`);
     });
 }

@@ -1,13 +1,15 @@
 /**
  * `dr-xai evaluate`: score validation and test (or any data set, for external validation) with a
  * model package, choose or reuse the operating point, and write plots, tables and a report.
- * A thin shell: scoring is src/models' scoreImages, every metric is src/evaluate's.
+ * A thin shell: screening is src/screening's (the quality gate included: ungradable photos are
+ * left out and listed, never scored as negatives), every metric is src/evaluate's.
  */
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
 import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
-import { evaluatePredictions, formatMetricsTable, type SplitPredictions } from '../../evaluate/index.ts';
-import { loadModel, scoreImages, type FundusModel, defaultModelPath } from '../../models/index.ts';
+import { evaluatePredictions, formatMetricsTable, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
+import { loadModel, type FundusModel, defaultModelPath } from '../../models/index.ts';
+import { screenFiles, type Screening } from '../../screening/index.ts';
 import { numberOption } from '../options.ts';
 
 interface EvaluateCliOptions {
@@ -26,16 +28,25 @@ interface EvaluateCliOptions {
   quiet?: boolean;
 }
 
-async function scoreSplit(model: FundusModel, name: string, samples: Sample[], opts: EvaluateCliOptions, failed: string[]): Promise<SplitPredictions> {
+async function scoreSplit(model: FundusModel, name: string, samples: Sample[], opts: EvaluateCliOptions, excluded: ExcludedImage[]): Promise<SplitPredictions> {
   const bar = progressBar(`scoring ${name}`.padEnd(14), samples.length, { quiet: opts.quiet });
-  const { scored, failures } = await scoreImages(model, samples, {
+  let shown = 0;
+  const results = await screenFiles(model, samples, {
     batchSize: numberOption(opts.batchSize, '--batch-size', { integer: true, min: 1, max: 512 }),
-    onProgress: () => bar.tick(),
+    onProgress: (done) => {
+      bar.tick(done - shown);
+      shown = done;
+    },
   });
   bar.stop();
-  for (const f of failures) failed.push(f.reason);
+  const scored: Array<{ id: string; screening: Screening & { probability: number } }> = [];
+  for (const r of results) {
+    if ('error' in r) excluded.push({ split: name, id: r.id, kind: 'unreadable', reason: r.error });
+    else if (!r.screening.gradable || r.screening.probability === null) excluded.push({ split: name, id: r.id, kind: 'ungradable', reason: r.screening.reasons.join('; ') });
+    else scored.push(r as { id: string; screening: Screening & { probability: number } });
+  }
   if (scored.length === 0 && samples.length > 0) {
-    throw new DrXaiError(`no image of the ${name} split could be scored; first failure: ${failures[0].reason}`);
+    throw new DrXaiError(`no image of the ${name} split could be scored; first reason: ${excluded.find((e) => e.split === name)?.reason}`);
   }
   const gradeOf = new Map(samples.map((s) => [s.id, s.grade]));
   const task = model.info.task;
@@ -44,9 +55,10 @@ async function scoreSplit(model: FundusModel, name: string, samples: Sample[], o
     if (grade === null || grade === undefined) throw new DrXaiError(`image '${s.id}' has no grade; evaluation needs labelled data`);
     return labelFor(grade, task);
   });
+  const ids = scored.map((s) => s.id);
   return task === 'grade'
-    ? { ids: scored.map((s) => s.id), labels, gradeProbs: scored.map((s) => s.classProbabilities as number[]) }
-    : { ids: scored.map((s) => s.id), labels, scores: scored.map((s) => s.probability) };
+    ? { ids, labels, gradeProbs: scored.map((s) => s.screening.classProbabilities as number[]) }
+    : { ids, labels, scores: scored.map((s) => s.screening.probability) };
 }
 
 export function register(program: Command): void {
@@ -75,7 +87,9 @@ Examples:
   dr-xai evaluate --model m.onnx --data /data/messidor2 --threshold-from model   # external validation
 
 Writes <out-dir>/{val,test}_roc.png, *_pr.png, calibration.png, metrics_summary.csv,
-predictions.csv and report.md. ${DISCLAIMER}`,
+predictions.csv, excluded.csv (photographs left out, with the reason), report.md and
+report.html. Ungradable photographs (the quality gate of dr-xai screen) are left out of the
+metrics and listed, never scored as negatives. ${DISCLAIMER}`,
     )
     .action(async (opts: EvaluateCliOptions) => {
       opts.model ??= await defaultModelPath('referable');
@@ -101,9 +115,9 @@ predictions.csv and report.md. ${DISCLAIMER}`,
         subsets.external = dataset.samples;
       }
       if (storedThreshold === undefined && !subsets.val) throw new DrXaiError('the threshold is tuned on the val split, which is empty or not selected (or use --threshold-from model)');
-      const failed: string[] = [];
+      const excluded: ExcludedImage[] = [];
       const splits: Record<string, SplitPredictions> = {};
-      for (const [name, samples] of Object.entries(subsets)) splits[name] = await scoreSplit(model, name, samples, opts, failed);
+      for (const [name, samples] of Object.entries(subsets)) splits[name] = await scoreSplit(model, name, samples, opts, excluded);
       const result = await evaluatePredictions({
         splits,
         task: model.info.task === 'grade' ? 'grade' : 'referable',
@@ -114,13 +128,17 @@ predictions.csv and report.md. ${DISCLAIMER}`,
         seed: numberOption(opts.seed, '--seed', { integer: true, min: 0, max: 2 ** 32 - 1 }),
         outDir: opts.outDir,
         modelInfo: { model: model.displayName, task: model.info.task, inputSize: model.info.input.size, data: dataset.root },
+        excluded,
       });
       await model.release();
       process.stdout.write(`${formatMetricsTable(result.rows)}\n`);
       process.stdout.write(`threshold ${result.threshold.toFixed(4)} (${result.thresholdSource.kind === 'given' ? 'stored with the model' : `tuned on ${result.thresholdSource.split}, ${result.thresholdSource.mode}, target specificity ${fixSpec}`})\n`);
       process.stdout.write(`report: ${result.files.find((f) => f.endsWith('report.md'))}\n${DISCLAIMER}\n`);
-      if (failed.length > 0) {
-        process.stderr.write(`${failed.length} image(s) could not be scored and were left out:\n${failed.map((f) => `  ${f}`).join('\n')}\n`);
+      const unreadable = excluded.filter((e) => e.kind === 'unreadable');
+      const ungradable = excluded.length - unreadable.length;
+      if (ungradable > 0) process.stderr.write(`${ungradable} ungradable photograph(s) left out of the metrics (listed in the report and excluded.csv)\n`);
+      if (unreadable.length > 0) {
+        process.stderr.write(`${unreadable.length} image(s) could not be read and were left out:\n${unreadable.map((f) => `  ${f.reason}`).join('\n')}\n`);
         process.exitCode = 1;
       }
     });

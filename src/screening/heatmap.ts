@@ -1,5 +1,5 @@
 /**
- * The /v1/explain heat map of the referable score from src/explain, with the layer and method
+ * The heat map of a screening (/v1/explain, `dr-xai screen --explain`, the page's server mode) of the referable score from src/explain, with the layer and method
  * the model's sidecar names (default Grad-CAM++ on the `features` output, on the closed-form path
  * when that output feeds a GAP + linear head). One explainer per worker, single-threaded like the worker's model session.
  */
@@ -7,15 +7,14 @@ import sharp from 'sharp';
 import { encodePng, type RgbImage } from '../core/index.ts';
 import { CamExplainer, heatToRgb, overlayHeat, REFERABLE_TARGET } from '../explain/index.ts';
 import type { FundusModel } from '../models/index.ts';
-import type { ExplainResponseT } from './schemas.ts';
-import type { PreprocessResult } from './upstream.ts';
+import type { PreprocessResult } from '../preprocess/index.ts';
 
 /** Heat weight in the blended overlay (the page has its own opacity slider over `heat`). */
 const OVERLAY_ALPHA = 0.5;
 
 const explainers = new WeakMap<FundusModel, Promise<CamExplainer | null>>();
 
-/** One explainer per model and worker, created on the first /v1/explain (never by /v1/screen). */
+/** One explainer per model and thread, created on the first explanation asked for. */
 function explainerFor(model: FundusModel): Promise<CamExplainer | null> {
   let e = explainers.get(model);
   if (!e) {
@@ -28,7 +27,18 @@ function explainerFor(model: FundusModel): Promise<CamExplainer | null> {
   return e;
 }
 
-const dataUrl = async (img: RgbImage): Promise<string> => `data:image/png;base64,${(await encodePng(img)).toString('base64')}`;
+/** PNG data URLs: the blend over the preprocessed image, the coloured map (RGBA, transparent off the retina), the raw map in [0,1] as grey. */
+export interface HeatmapImages {
+  method: string;
+  overlay: string;
+  heat: string;
+  map: string;
+}
+
+/** An image as a `data:image/png;base64,` URL. */
+export async function pngDataUrl(img: RgbImage): Promise<string> {
+  return `data:image/png;base64,${(await encodePng(img)).toString('base64')}`;
+}
 
 /** The coloured map as RGBA, transparent outside the retina (heat on the padding is no finding). */
 async function heatOnRetina(heat: RgbImage, retina: Uint8Array): Promise<string> {
@@ -39,7 +49,7 @@ async function heatOnRetina(heat: RgbImage, retina: Uint8Array): Promise<string>
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-export async function explainHeatmap(model: FundusModel, pre: PreprocessResult): Promise<ExplainResponseT['heatmap']> {
+export async function explainHeatmap(model: FundusModel, pre: PreprocessResult): Promise<HeatmapImages | null> {
   const explainer = await explainerFor(model);
   if (!explainer) return null;
   const [attribution] = await explainer.attribute([pre.image], { target: REFERABLE_TARGET });
@@ -48,8 +58,8 @@ export async function explainHeatmap(model: FundusModel, pre: PreprocessResult):
   for (let i = 0; i < grey.length; i++) grey[i] = Math.round(map[i] * 255);
   return {
     method: explainer.method.name,
-    overlay: await dataUrl(overlayHeat(pre.image, map, { alpha: OVERLAY_ALPHA, retina: pre.mask })),
+    overlay: await pngDataUrl(overlayHeat(pre.image, map, { alpha: OVERLAY_ALPHA, retina: pre.mask })),
     heat: await heatOnRetina(heatToRgb(map, size, size), pre.mask),
-    map: await dataUrl({ width: size, height: size, channels: 1, data: grey }),
+    map: await pngDataUrl({ width: size, height: size, channels: 1, data: grey }),
   };
 }

@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import type { ScreenJob, ScreenOutcome } from './screen.ts';
+import type { ScreenJob, ScreenOutcome } from './worker.ts';
 
 export class QueueFullError extends Error {
   constructor() {

@@ -1,0 +1,80 @@
+/**
+ * `dr-xai screen`: unlabelled photographs (files, folders, globs, CSVs of paths; JPEG, PNG,
+ * TIFF, WebP or DICOM) to a probability, a decision, a gradability flag and optionally a heat
+ * map each, in results.csv / results.jsonl / report.html. A thin shell over src/screening.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
+import { defaultModelPath } from '../../models/index.ts';
+import { expandInputs, screenBatch } from '../../screening/index.ts';
+import { numberOption } from '../options.ts';
+
+interface ScreenCliOptions {
+  model?: string;
+  task: string;
+  out: string;
+  explain?: boolean;
+  workers?: string;
+  idFromUid?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('screen')
+    .description('screen unlabelled photographs (files, folders, globs, CSVs of paths; JPEG/PNG/TIFF/WebP/DICOM): results.csv, results.jsonl, report.html')
+    .argument('<inputs...>', 'photographs, folders (searched recursively), glob patterns or CSV files with a `path` column')
+    .requiredOption('--out <dir>', 'output folder (re-running with the same folder resumes: finished photographs are skipped)')
+    .option('--model <model.onnx>', 'model package (.onnx with its .json sidecar); default: the default model of --task (`dr-xai models`)')
+    .option('--task <task>', "default model to use without --model: 'referable' or 'grade'", 'referable')
+    .option('--explain', 'also write a heat map per photograph (heatmaps/, and in report.html)')
+    .option('--workers <n>', `worker threads (default: every core, ${os.availableParallelism()} here)`)
+    .option('--id-from-uid', 'DICOM: use the SOP Instance UID as the id instead of the path')
+    .option('--quiet', 'no progress bar')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dr-xai screen photos/ --out screening/                  # a folder, recursively
+  dr-xai screen 'clinic/**/*.dcm' --out s/ --explain      # DICOM from the camera, with heat maps
+  dr-xai screen worklist.csv --task grade --out s/        # a CSV with a path column, the 5-grade model
+
+Each photograph gets: probability of referable DR, the decision at the model's stored operating
+point (REFER / no referral), gradable yes/no with the reasons (an ungradable photo gets no
+decision), quality figures, and the model and threshold used. A photo that cannot be read is
+listed with its reason; the rest still run, and the exit code is 1 when any failed.
+Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
+    )
+    .action(async (inputs: string[], opts: ScreenCliOptions) => {
+      if (opts.task !== 'referable' && opts.task !== 'grade') throw new DrXaiError(`--task must be referable or grade, got '${opts.task}'`);
+      const modelPath = opts.model ?? (await defaultModelPath(opts.task));
+      const workers = opts.workers === undefined ? undefined : numberOption(opts.workers, '--workers', { integer: true, min: 1, max: 256 });
+      const { photographs, missing } = await expandInputs(inputs);
+      const bar = progressBar('screening', photographs.length, { quiet: opts.quiet });
+      const result = await screenBatch({
+        modelPath,
+        photographs,
+        missing,
+        out: opts.out,
+        explain: opts.explain,
+        workers,
+        idFromUid: opts.idFromUid,
+        onProgress: () => bar.tick(),
+      });
+      bar.stop();
+      const ok = result.records.filter((r) => r.status === 'ok');
+      const refer = ok.filter((r) => r.referable === true).length;
+      const ungradable = ok.filter((r) => r.gradable === false).length;
+      process.stdout.write(
+        `${result.records.length} photograph(s): ${refer} refer, ${ok.length - refer - ungradable} no referral, ${ungradable} ungradable, ${result.failed} failed` +
+          ` (${result.screened} screened now, ${result.resumed} from an earlier run)\n` +
+          `results: ${path.join(opts.out, 'results.csv')}, ${path.join(opts.out, 'results.jsonl')}\nreport:  ${path.join(opts.out, 'report.html')}\n${DISCLAIMER}\n`,
+      );
+      if (result.failed > 0) {
+        process.stderr.write(`${result.failed} input(s) could not be screened:\n${result.records.filter((r) => r.status === 'failed').map((r) => `  ${r.error}`).join('\n')}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,9 @@
+// Public surface of src/screening: the one path from a photograph's bytes to a screening
+// decision (and heat map), and the worker pool that runs it on every core.
+export { screenPhotograph, screenPhotographs, ScreeningStopped, type PhotographInput, type ScreenOptions, type Screening } from './screen.ts';
+export { explainHeatmap, pngDataUrl, type HeatmapImages } from './heatmap.ts';
+export { ScreeningPool, QueueFullError, ScreeningTimeoutError, type PoolOptions } from './pool.ts';
+export type { ScreenJob, ScreenOutcome } from './worker.ts';
+export { screenFiles, type FileToScreen, type FileScreening, type ScreenFilesOptions } from './files.ts';
+export { expandInputs, PHOTOGRAPH_EXTENSIONS, type PhotographPath, type ExpandedInputs } from './inputs.ts';
+export { screenBatch, resultsCsv, RESULT_COLUMNS, type ScreenBatchOptions, type ScreenBatchResult, type ScreenRecord } from './batch.ts';

@@ -1,0 +1,61 @@
+/**
+ * report.html of `dr-xai screen`: one self-contained page (thumbnails and heat maps inlined) with
+ * the counts, the model and its operating point, a table sortable by any column (referable
+ * first by default: sorted by probability, highest first) and the photographs that failed with
+ * their reasons. Written with core's htmlPage, like every other report of the project.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { escapeHtml, htmlPage } from '../core/index.ts';
+import type { ModelSidecar } from '../models/index.ts';
+import type { ScreenRecord } from './batch.ts';
+
+async function inline(out: string, rel: string | null, mime: string, alt: string, width: number): Promise<string> {
+  if (!rel) return '';
+  const bytes = await fsp.readFile(path.join(out, rel)).catch(() => null);
+  return bytes ? `<img src="data:${mime};base64,${bytes.toString('base64')}" alt="${escapeHtml(alt)}" width="${width}" loading="lazy">` : '';
+}
+
+function decisionText(r: ScreenRecord): string {
+  if (r.status === 'failed') return 'failed';
+  if (!r.gradable) return 'ungradable';
+  if (r.referable === null) return 'no threshold';
+  return r.referable ? 'REFER' : 'no referral';
+}
+
+export async function screeningReportHtml(records: ScreenRecord[], ctx: { out: string; model: string; info: ModelSidecar; explain: boolean }): Promise<string> {
+  const ok = records.filter((r) => r.status === 'ok');
+  const failed = records.filter((r) => r.status === 'failed');
+  const count = (p: (r: ScreenRecord) => boolean) => ok.filter(p).length;
+  const op = ctx.info.operatingPoint;
+  const sorted = [...ok].sort((a, b) => (b.probability ?? -1) - (a.probability ?? -1));
+  const rows: string[] = [];
+  for (const r of sorted) {
+    const p = r.probability;
+    rows.push(
+      `<tr><td>${await inline(ctx.out, r.thumbnail, 'image/jpeg', r.id, 96)}</td><td>${escapeHtml(r.id)}</td>` +
+        `<td data-sort="${p ?? ''}">${p === null ? '' : p.toFixed(3)}</td><td>${decisionText(r)}</td><td>${r.gradable ? 'yes' : 'no'}</td>` +
+        `<td>${escapeHtml(r.reasons.join('; '))}</td><td>${r.quality ? r.quality.retinaFraction.toFixed(2) : ''}</td><td>${r.quality ? r.quality.sharpness.toFixed(2) : ''}</td>` +
+        (ctx.explain ? `<td>${await inline(ctx.out, r.heatmap, 'image/png', `heat map of ${r.id}`, 96)}</td>` : '') +
+        '</tr>',
+    );
+  }
+  const failedRows = failed.map((r) => `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(r.error ?? '')}</td></tr>`);
+  const opText = op
+    ? `referable when P &ge; ${op.threshold.toFixed(4)} (chosen on ${escapeHtml(op.chosenOn)}, ${op.mode}, target specificity ${op.targetSpecificity}${op.protocol ? `; ${escapeHtml(op.protocol)}` : ''})`
+    : 'no stored operating point: probabilities only, no decisions';
+  const body = `<h1>dr-xai screening report</h1>
+<blockquote><strong>Research decision support, not a diagnosis.</strong> Every decision below needs a qualified grader's review.</blockquote>
+<h2>Summary</h2>
+<table><thead><tr><th>photographs</th><th>refer</th><th>no referral</th><th>ungradable</th><th>failed</th></tr></thead>
+<tbody><tr><td>${records.length}</td><td>${count((r) => r.referable === true)}</td><td>${count((r) => r.referable === false)}</td><td>${count((r) => r.gradable === false)}</td><td>${failed.length}</td></tr></tbody></table>
+<p>Model: <code>${escapeHtml(ctx.model)}</code>, input ${ctx.info.input.size} px. Decision: ${opText}. Ungradable photographs get no decision.</p>
+<h2>Photographs</h2>
+<p>Click a column header to sort. Thumbnails show the network's input (after retina masking, cropping and contrast enhancement)${ctx.explain ? '; heat maps show where the network looked (the sidecar\'s explanation method over its target layer)' : ''}.</p>
+<table><thead><tr><th>photo</th><th>id</th><th>probability</th><th>decision</th><th>gradable</th><th>reasons</th><th>retina fraction</th><th>sharpness</th>${ctx.explain ? '<th>heat map</th>' : ''}</tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody></table>
+${failed.length ? `<h2>Failed (${failed.length})</h2>\n<table><thead><tr><th>id</th><th>reason</th></tr></thead><tbody>\n${failedRows.join('\n')}\n</tbody></table>` : ''}`;
+  return htmlPage('dr-xai screening report', body);
+}

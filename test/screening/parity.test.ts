@@ -1,0 +1,82 @@
+// One screening path: the same JPEG, PNG and DICOM photographs through every entry point (the
+// library, evaluate's batched path and the `dr-xai evaluate` CLI, the `dr-xai screen` CLI over
+// its worker pool, the HTTP API) must give the same probability to 1e-6. Fixtures:
+// test/fixtures/screening, made by scripts/make-screening-fixtures.ts + make-dicom-fixtures.py.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { screenFiles, screenPhotograph } from '../../src/screening/index.ts';
+import { ROOT, SMALL_MODEL, smallModel, testServer } from '../serve/helpers.ts';
+
+const FIX = path.join(ROOT, 'test', 'fixtures', 'screening');
+const PHOTOS = ['phantom.jpg', 'phantom.png', 'phantom_rgb.dcm', 'phantom_jpeg.dcm', 'phantom_ybr.dcm'];
+const TOL = 1e-6;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/dr-xai.js'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('the same photograph gets the same probability from the library, evaluate, screen and the API', { timeout: 120_000 }, async () => {
+  const model = await smallModel();
+  const lib = new Map<string, number>();
+  for (const f of PHOTOS) {
+    const s = await screenPhotograph(model, { source: f, bytes: readFileSync(path.join(FIX, f)) });
+    assert.equal(typeof s.probability, 'number', f);
+    lib.set(f, s.probability as number);
+  }
+  // JPEG shrink-on-load from bytes: the 320 px photo is decoded at 1/2 for the 128 px model, in
+  // the JPEG and in the JPEG-in-DICOM alike; the native DICOM holds exactly the PNG's pixels.
+  assert.equal(lib.get('phantom_jpeg.dcm'), lib.get('phantom.jpg'));
+  assert.equal(lib.get('phantom_rgb.dcm'), lib.get('phantom.png'));
+  assert.ok(Math.abs(lib.get('phantom_ybr.dcm')! - lib.get('phantom.png')!) < 0.02, 'YBR_FULL round trip is within a grey level');
+
+  // evaluate's path: batches of 8 (the photos twice, so the network sees them batched with others).
+  const files = [...PHOTOS, ...PHOTOS].map((f, i) => ({ id: `${i}`, path: path.join(FIX, f) }));
+  const batched = await screenFiles(model, files, { batchSize: 8 });
+  batched.forEach((r, i) => {
+    assert.ok('screening' in r, `${files[i].path} screened`);
+    const want = lib.get(PHOTOS[i % PHOTOS.length])!;
+    assert.ok(Math.abs((r.screening.probability as number) - want) < TOL, `batched ${PHOTOS[i % PHOTOS.length]}: ${r.screening.probability} vs ${want}`);
+  });
+
+  // The HTTP API (raw body, DICOM with its own content type).
+  const app = await testServer();
+  try {
+    for (const f of PHOTOS) {
+      const res = await app.inject({ method: 'POST', url: '/v1/screen', payload: readFileSync(path.join(FIX, f)), headers: { 'content-type': f.endsWith('.dcm') ? 'application/dicom' : 'application/octet-stream' } });
+      assert.equal(res.statusCode, 200, `${f}: ${res.body}`);
+      const body = res.json();
+      assert.ok(Math.abs(body.probability - lib.get(f)!) < TOL, `API ${f}: ${body.probability} vs ${lib.get(f)}`);
+      assert.equal(body.image.format, f.endsWith('.dcm') ? (f === 'phantom_jpeg.dcm' ? 'dicom/jpeg' : 'dicom/raw') : f.endsWith('.png') ? 'png' : 'jpeg');
+    }
+  } finally {
+    await app.close();
+  }
+
+  // `dr-xai screen` (worker pool, 2 threads) and `dr-xai evaluate` (external, stored threshold).
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-parity-'));
+  const out = path.join(dir, 'screen');
+  const sc = cli('screen', ...PHOTOS.map((f) => path.join(FIX, f)), '--model', SMALL_MODEL, '--out', out, '--workers', '2', '--quiet');
+  assert.equal(sc.code, 0, sc.stderr);
+  const records = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => r.id), PHOTOS.map((f) => path.join(FIX, f)), 'ids are the paths as given, in input order');
+  records.forEach((r, i) => assert.ok(Math.abs(r.probability - lib.get(PHOTOS[i])!) < TOL, `screen ${PHOTOS[i]}: ${r.probability}`));
+  // evaluate reads a generic `path,grade` CSV, whose ids drop the extension: one copy per format.
+  const unique = (f: string) => f.replace('.', '_') + path.extname(f);
+  for (const f of PHOTOS) copyFileSync(path.join(FIX, f), path.join(dir, unique(f)));
+  const labels = path.join(dir, 'labels.csv');
+  writeFileSync(labels, `path,grade\n${PHOTOS.map((f, i) => `${unique(f)},${i % 2 === 0 ? 0 : 3}`).join('\n')}\n`);
+  const ev = cli('evaluate', '--model', SMALL_MODEL, '--data', labels, '--threshold-from', 'model', '--bootstrap', '20', '--out-dir', path.join(dir, 'eval'), '--quiet');
+  assert.equal(ev.code, 0, ev.stderr);
+  const rows = readFileSync(path.join(dir, 'eval', 'predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(rows.length, PHOTOS.length);
+  for (const f of PHOTOS) {
+    const row = rows.find((r) => r[1] === unique(f).replace(/\.[^.]+$/, ''));
+    assert.ok(row, `evaluate scored ${f}`);
+    assert.ok(Math.abs(Number(row[3]) - lib.get(f)!) < TOL, `evaluate ${f}: ${row[3]} vs ${lib.get(f)}`);
+  }
+});

@@ -10,7 +10,8 @@
  * decode like any JPEG. One frame per file: a multi-frame object is refused with its frame count.
  */
 import dicomParser from 'dicom-parser';
-import { DEFAULT_MAX_PIXELS, type RgbImage } from './image.ts';
+// Browser-safe (the page reads DICOM too): no sharp, no Node imports.
+import type { RgbImage } from './image.ts';
 import { DrXaiError } from './errors.ts';
 
 const NATIVE_SYNTAXES: Record<string, string> = {
@@ -50,7 +51,7 @@ function ybrFullToRgb(y: number, cb: number, cr: number): [number, number, numbe
 }
 
 /** Read the one colour frame of a DICOM photograph; one-line DrXaiError naming `source` otherwise. */
-export function readDicomPhotograph(bytes: Uint8Array, source: string, limits: { maxPixels?: number } = {}): DicomPhotograph {
+export function readDicomPhotograph(bytes: Uint8Array, source: string, limits: { maxPixels: number }): DicomPhotograph {
   const fail = (message: string, kind?: 'corrupt' | 'too-large' | 'greyscale' | 'unsupported-depth' | 'not-an-image'): never => {
     throw new DrXaiError(`DICOM: ${message}`, { file: source, kind: kind ?? 'not-an-image' });
   };
@@ -73,7 +74,7 @@ export function readDicomPhotograph(bytes: Uint8Array, source: string, limits: {
   const width = ds.uint16('x00280011') ?? 0;
   const height = ds.uint16('x00280010') ?? 0;
   if (width === 0 || height === 0) return fail('no image size (Rows/Columns)', 'corrupt');
-  const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const { maxPixels } = limits;
   if (width * height > maxPixels) {
     return fail(`image too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels (limit ${(maxPixels / 1e6).toFixed(0)})`, 'too-large');
   }

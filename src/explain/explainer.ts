@@ -18,8 +18,8 @@ import { DrXaiError, readFileOrFail, type RgbImage } from '../core/index.ts';
 import { createSession, fromOnnxBytes, gradientsWrt, runGraph, type Graph } from '../engine/index.ts';
 import { readSidecar, toInputTensor, type FundusModel, type ModelSidecar } from '../models/index.ts';
 import { decodeModel, findLinearHead, headGradients, type LinearHead } from './head.ts';
-import { CamMethod, GradCam, GradCamPlusPlus, ScoreCam, type CamMethodName, type CamVariant, type LayerTensors } from './methods.ts';
-import { normaliseMinMax, resizeBilinear } from './resample.ts';
+import { camFromLayer, makeCamMethod } from './cam-map.ts';
+import type { CamMethod, CamMethodName, CamVariant, LayerTensors } from './methods.ts';
 import { REFERABLE_TARGET, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
 
 export type GradientSource = 'auto' | 'closed-form' | 'autodiff';
@@ -63,22 +63,34 @@ export interface ForwardScores {
   probability: number[];
 }
 
-interface GradientGraph {
-  graph: Graph;
-  session: ort.InferenceSession;
-  seed: string;
-  gradient: string;
+/**
+ * The explanation graph of a model package: its forward graph plus the backward pass from the
+ * logits to `layer` (reverse-mode autodiff of src/engine, standard ONNX ops, so ONNX Runtime Web
+ * runs it too). Inputs: the image and `seed` (dS/dlogits, targets.ts targetSeed); outputs: the
+ * logits, the layer's activation and `gradient` = dS/dA.
+ */
+/** The layer a package is explained at by default: its sidecar's explain layer, else its features output. */
+export function defaultExplainLayer(info: ModelSidecar): string | undefined {
+  return info.explain?.layer ?? info.outputs.features;
 }
 
-function makeMethod(name: CamMethodName, variant: CamVariant, size: number): CamMethod {
-  switch (name) {
-    case 'gradcam':
-      return new GradCam(variant);
-    case 'gradcam++':
-      return new GradCamPlusPlus(variant);
-    case 'scorecam':
-      return new ScoreCam(variant, (plane, w, h) => resizeBilinear(plane, w, h, size, size, true));
-  }
+export interface ExplanationGraph {
+  graph: Graph;
+  seed: string;
+  gradient: string;
+  layer: string;
+}
+
+export function explanationGraph(onnxBytes: Uint8Array, info: ModelSidecar, layer: string, batch: number, file: string): ExplanationGraph {
+  const graph = fromOnnxBytes(onnxBytes, { batch, source: path.basename(file) });
+  const q = gradientsWrt(graph, info.outputs.logits, [layer]);
+  const gradient = q.gradients.get(layer);
+  if (!gradient) throw new DrXaiError(`no gradient reaches layer '${layer}' from the logits`, { file });
+  return { graph: q.graph, seed: q.seed, gradient, layer };
+}
+
+interface GradientGraph extends ExplanationGraph {
+  session: ort.InferenceSession;
 }
 
 export class CamExplainer {
@@ -112,7 +124,7 @@ export class CamExplainer {
     const bytes = await readFileOrFail(onnxPath, 'model file');
     const proto = decodeModel(bytes);
     if (!proto?.graph) throw new DrXaiError('not an ONNX model', { file: onnxPath });
-    const layer = opts.layer ?? info.explain?.layer ?? info.outputs.features;
+    const layer = opts.layer ?? defaultExplainLayer(info);
     if (!layer) {
       throw new DrXaiError("the model package names no 'features' output; give the target layer's tensor name (--layer)", { file: onnxPath });
     }
@@ -131,7 +143,7 @@ export class CamExplainer {
       throw new DrXaiError(`the head has ${head.numClasses} outputs but the sidecar says ${info.numClasses} classes`, { file: onnxPath });
     }
     const session = await createSession(bytes, { threads: opts.threads });
-    const method = makeMethod(opts.method ?? info.explain?.method ?? DEFAULT_CAM_METHOD, opts.variant ?? 'paper', info.input.size);
+    const method = makeCamMethod(opts.method ?? info.explain?.method ?? DEFAULT_CAM_METHOD, opts.variant ?? 'paper', info.input.size);
     return new CamExplainer(onnxPath, bytes, info, session, head, layer, method, opts);
   }
 
@@ -192,10 +204,9 @@ export class CamExplainer {
       }
       const plane = size * size;
       const x = input.subarray(j * 3 * plane, (j + 1) * 3 * plane);
-      const weights = await this.method.channelWeights(t, (masks) => this.maskedScores(x, masks, target));
-      const lowRes = this.method.combine(t, weights);
+      const { weights, lowRes, map } = await camFromLayer(this.method, t, size, (masks) => this.maskedScores(x, masks, target));
       out.push({
-        map: this.toInputMap(lowRes, width, height),
+        map,
         size,
         lowRes,
         lowResWidth: width,
@@ -207,16 +218,6 @@ export class CamExplainer {
       });
     }
     return out;
-  }
-
-  /** Upsample to the input and normalise, in the chosen variant (resample.ts). */
-  private toInputMap(lowRes: Float32Array, width: number, height: number): Float32Array {
-    const { size } = this;
-    if (this.method.variant === 'pytorch-grad-cam') {
-      // scale_cam_image at the layer's size, cv2.resize, then aggregate_multi_layers' second scale.
-      return normaliseMinMax(resizeBilinear(normaliseMinMax(lowRes.slice(), 1e-7), width, height, size, size), 1e-7);
-    }
-    return normaliseMinMax(resizeBilinear(lowRes, width, height, size, size));
   }
 
   /** Logits, target scores and probabilities of n normalised inputs (batched forward passes). */
@@ -271,11 +272,8 @@ export class CamExplainer {
   private async gradientGraph(n: number): Promise<GradientGraph> {
     let gg = this.gradientGraphs.get(n);
     if (!gg) {
-      const graph = fromOnnxBytes(this.bytes, { batch: n, source: path.basename(this.onnxPath) });
-      const q = gradientsWrt(graph, this.info.outputs.logits, [this.layer]);
-      const gradient = q.gradients.get(this.layer);
-      if (!gradient) throw new DrXaiError(`no gradient reaches layer '${this.layer}' from the logits`, { file: this.onnxPath });
-      gg = { graph: q.graph, session: await createSession(q.graph, { threads: this.opts.threads }), seed: q.seed, gradient };
+      const q = explanationGraph(this.bytes, this.info, this.layer, n, this.onnxPath);
+      gg = { ...q, session: await createSession(q.graph, { threads: this.opts.threads }) };
       this.gradientGraphs.set(n, gg);
     }
     return gg;

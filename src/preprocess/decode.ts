@@ -45,7 +45,7 @@ export interface DecodeFundusOptions {
  */
 export async function decodeFundus(bytes: Uint8Array, source: string, size: number, opts: DecodeFundusOptions = {}): Promise<DecodedFundus> {
   if (isDicom(bytes)) {
-    const dicom = readDicomPhotograph(bytes, source, { maxPixels: opts.maxPixels });
+    const dicom = readDicomPhotograph(bytes, source, { maxPixels: opts.maxPixels ?? DEFAULT_MAX_PIXELS });
     const uid = dicom.sopInstanceUid !== undefined ? { sopInstanceUid: dicom.sopInstanceUid } : {};
     if (dicom.pixels.kind === 'jpeg') {
       const inner = await decodeFundus(dicom.pixels.bytes, source, size, opts);

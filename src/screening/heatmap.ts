@@ -1,11 +1,13 @@
 /**
- * The heat map of a screening (/v1/explain, `dr-xai screen --explain`, the page's server mode) of the referable score from src/explain, with the layer and method
- * the model's sidecar names (default Grad-CAM++ on the `features` output, on the closed-form path
- * when that output feeds a GAP + linear head). One explainer per worker, single-threaded like the worker's model session.
+ * The heat map of a screening (/v1/explain, `dr-xai screen --explain`, the page's server mode):
+ * the referable score explained by src/explain with the layer and method the model's sidecar
+ * names (default Grad-CAM++ on the `features` output, on the closed-form path when that output
+ * feeds a GAP + linear head). The colouring is cam-map.ts's, which the page's in-browser heat map
+ * uses too. One explainer per worker, single-threaded like the worker's model session.
  */
 import sharp from 'sharp';
 import { encodePng, type RgbImage } from '../core/index.ts';
-import { CamExplainer, heatToRgb, overlayHeat, REFERABLE_TARGET } from '../explain/index.ts';
+import { CamExplainer, defaultExplainLayer, heatRgbaOnRetina, mapToGrey, overlayHeat, REFERABLE_TARGET } from '../explain/index.ts';
 import type { FundusModel } from '../models/index.ts';
 import type { PreprocessResult } from '../preprocess/index.ts';
 
@@ -18,10 +20,10 @@ const explainers = new WeakMap<FundusModel, Promise<CamExplainer | null>>();
 function explainerFor(model: FundusModel): Promise<CamExplainer | null> {
   let e = explainers.get(model);
   if (!e) {
-    // A package without a `features` output cannot be explained: no heat map, not an error.
+    // A package with no layer to explain (no explain layer, no `features` output): no heat map, not an error.
     // (Static import above: tsx's loader cannot load .ts modules by dynamic import() inside a
     // worker thread, so src/explain is loaded with the worker.)
-    e = model.info.outputs.features ? CamExplainer.create(model, { threads: 1 }) : Promise.resolve(null);
+    e = defaultExplainLayer(model.info) ? CamExplainer.create(model, { threads: 1 }) : Promise.resolve(null);
     explainers.set(model, e);
   }
   return e;
@@ -40,26 +42,16 @@ export async function pngDataUrl(img: RgbImage): Promise<string> {
   return `data:image/png;base64,${(await encodePng(img)).toString('base64')}`;
 }
 
-/** The coloured map as RGBA, transparent outside the retina (heat on the padding is no finding). */
-async function heatOnRetina(heat: RgbImage, retina: Uint8Array): Promise<string> {
-  const png = await sharp(heat.data, { raw: { width: heat.width, height: heat.height, channels: 3 } })
-    .joinChannel(Buffer.from(retina.buffer, retina.byteOffset, retina.length), { raw: { width: heat.width, height: heat.height, channels: 1 } })
-    .png()
-    .toBuffer();
-  return `data:image/png;base64,${png.toString('base64')}`;
-}
-
 export async function explainHeatmap(model: FundusModel, pre: PreprocessResult): Promise<HeatmapImages | null> {
   const explainer = await explainerFor(model);
   if (!explainer) return null;
   const [attribution] = await explainer.attribute([pre.image], { target: REFERABLE_TARGET });
   const { map, size } = attribution;
-  const grey = new Uint8Array(size * size);
-  for (let i = 0; i < grey.length; i++) grey[i] = Math.round(map[i] * 255);
+  const heat = await sharp(heatRgbaOnRetina(map, size, pre.mask), { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
   return {
     method: explainer.method.name,
     overlay: await pngDataUrl(overlayHeat(pre.image, map, { alpha: OVERLAY_ALPHA, retina: pre.mask })),
-    heat: await heatOnRetina(heatToRgb(map, size, size), pre.mask),
-    map: await pngDataUrl({ width: size, height: size, channels: 1, data: grey }),
+    heat: `data:image/png;base64,${heat.toString('base64')}`,
+    map: await pngDataUrl({ width: size, height: size, channels: 1, data: mapToGrey(map) }),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DISCLAIMER } from '../core/index.ts';
-import { ErrorResponse, ExplainResponse, HealthResponse, ModelResponse, ScreenResponse } from './schemas.ts';
+import { ErrorResponse, ExplainResponse, HealthResponse, ModelResponse, ModelsResponse, ScreenResponse } from './schemas.ts';
 import type { ServeLimits } from './server.ts';
 
 const schema = (s: z.ZodType): Record<string, unknown> => {
@@ -66,6 +66,27 @@ export function openApiDocument(limits: ServeLimits): Record<string, unknown> {
           responses: { '200': { description: 'ONNX model bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } },
         },
       },
+      '/v1/model/explain.onnx': {
+        get: {
+          summary: "The explanation graph (model + backward pass to the explain layer), for the page's in-browser heat map",
+          responses: { '200': { description: 'ONNX model bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, '404': json('Error', 'The model names no layer to explain.') },
+        },
+      },
+      '/v1/models': { get: { summary: "The served model and the repository's packaged models (browser mode can run any of them)", responses: { '200': json('ModelsResponse', 'Models.') } } },
+      '/v1/models/{id}/onnx': {
+        get: {
+          summary: 'The ONNX file of a listed model',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'ONNX model bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, '404': json('Error', 'No such model.') },
+        },
+      },
+      '/v1/models/{id}/explain.onnx': {
+        get: {
+          summary: 'The explanation graph of a listed model',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'ONNX model bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, '404': json('Error', 'No such model, or no layer to explain.') },
+        },
+      },
       '/healthz': { get: { summary: 'Liveness and queue state', responses: { '200': json('HealthResponse', 'Healthy.') } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } } } } },
     },
@@ -74,6 +95,7 @@ export function openApiDocument(limits: ServeLimits): Record<string, unknown> {
         ScreenResponse: schema(ScreenResponse),
         ExplainResponse: schema(ExplainResponse),
         ModelResponse: schema(ModelResponse),
+        ModelsResponse: schema(ModelsResponse),
         HealthResponse: schema(HealthResponse),
         Error: schema(ErrorResponse),
       },

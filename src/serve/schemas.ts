@@ -56,6 +56,8 @@ export const ScreenResponse = z.object({
   gradable: z.boolean(),
   reasons: z.array(z.string()),
   quality: QualityOut.nullable(),
+  /** P(grade = 0..4) of a 5-grade model (its referable probability is P(grade >= 2)); null for a binary model or without retina. */
+  gradeProbabilities: z.array(z.number()).length(5).nullable(),
   image: z.object({ format: z.string(), width: z.number().int(), height: z.number().int() }),
   model: ModelSummary,
   timings: Timings,
@@ -111,10 +113,31 @@ export const ModelResponse = ModelSummary.extend({
   /** Where the page fetches the .onnx for in-browser inference. */
   onnxUrl: z.string(),
   explainMethod: z.string().nullable(),
+  /**
+   * The in-browser heat map: the explanation graph (the model plus the backward pass from its
+   * logits to the explain layer, standard ONNX; inputs the image and the seed dS/dlogits, outputs
+   * the logits, the layer and its gradient); the page computes the CAM with the server's code
+   * (src/explain/cam-map.ts). Null when the package names no layer, or for Score-CAM.
+   */
+  explain: z
+    .object({
+      method: z.enum(['gradcam++', 'gradcam', 'scorecam']),
+      layer: z.string(),
+      graphUrl: z.string(),
+    })
+    .nullable(),
   limits: z.object({ maxBodyBytes: z.number().int(), maxPixels: z.number().int(), requestTimeoutMs: z.number().int() }),
   disclaimer: z.string(),
 });
 
+export const ModelsResponse = z.object({
+  /** The id of the model the API screens with (its entry in `models`). */
+  served: z.string(),
+  /** The served model and the packaged models of the repository (`dr-xai models`), for the page's browser mode. */
+  models: z.array(ModelResponse.extend({ id: z.string(), default: z.boolean() })),
+});
+
 export type ScreenResponseT = z.infer<typeof ScreenResponse>;
+export type ModelsResponseT = z.infer<typeof ModelsResponse>;
 export type ExplainResponseT = z.infer<typeof ExplainResponse>;
 export type ModelResponseT = z.infer<typeof ModelResponse>;

@@ -12,12 +12,13 @@ import fastifyCors from '@fastify/cors';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import { DISCLAIMER, isDicom, readFileOrFail, sniffImageFormat } from '../core/index.ts';
-import { modelPreprocessConfig, type FundusModel } from '../models/index.ts';
+import { toOnnxBytes } from '../engine/index.ts';
+import { listPackagedModels, modelPreprocessConfig, readSidecar, type FundusModel, type ModelSidecar } from '../models/index.ts';
 import { outcomeProblem, problem, type HttpProblem } from './errors.ts';
-import { DEFAULT_CAM_METHOD } from '../explain/index.ts';
+import { DEFAULT_CAM_METHOD, defaultExplainLayer, explanationGraph } from '../explain/index.ts';
 import { openApiDocument } from './openapi.ts';
 import { QueueFullError, ScreeningPool, ScreeningTimeoutError } from '../screening/index.ts';
-import type { ExplainResponseT, ModelResponseT } from './schemas.ts';
+import type { ExplainResponseT, ModelResponseT, ModelsResponseT } from './schemas.ts';
 
 export interface ServeLimits {
   /** Largest request body (raw or the one multipart file), bytes. */
@@ -49,6 +50,16 @@ export interface ServerOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | false;
   /** Where log lines go (default stdout). */
   logStream?: { write(line: string): void };
+  /** A models/ folder whose packages the page may run in the browser (default: only the served model). */
+  catalog?: string;
+}
+
+/** A model the page may fetch: the served one, or a packaged one of the catalog. */
+interface ListedModel {
+  id: string;
+  onnxPath: string;
+  info: ModelSidecar;
+  default: boolean;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -181,8 +192,9 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
       throw e;
     }
     if (!outcome.ok) throw new HttpError(outcomeProblem(outcome));
-    // The API's shape: the grade probabilities are the page's (GET /v1/model says the task); the image's DICOM UID stays out.
-    const { classProbabilities: _classes, sopInstanceUid: _uid, thumbnail: _thumb, ...r } = outcome.result;
+    // The API's shape: grade probabilities under their name; the DICOM UID and thumbnails stay out.
+    const { classProbabilities, sopInstanceUid: _uid, thumbnail: _thumb, ...result } = outcome.result;
+    const r = { ...result, gradeProbabilities: model.info.task === 'grade' ? classProbabilities : null };
     const totalMs = performance.now() - t0;
     const workMs = r.timings.decodeMs + r.timings.preprocessMs + r.timings.inferMs + (r.timings.explainMs ?? 0);
     const timings = { queueMs: Math.max(0, totalMs - workMs), ...r.timings, totalMs };
@@ -201,19 +213,69 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     uptimeS: (Date.now() - startedAt) / 1000,
   }));
 
-  const modelResponse: ModelResponseT = {
-    ...modelSummary,
-    numClasses: model.info.numClasses,
-    input: { size: model.info.input.size, mean: [...model.info.input.mean], std: [...model.info.input.std] },
-    preprocess: modelPreprocessConfig(model.info),
-    tta: model.info.tta ?? [],
-    onnxUrl: '/v1/model/onnx',
-    explainMethod: model.info.explain?.method ?? DEFAULT_CAM_METHOD,
-    limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },
-    disclaimer: DISCLAIMER,
+  // The models the page may run in the browser: the served one first, then the catalog's.
+  const served: ListedModel = { id: path.basename(model.onnxPath).replace(/\.onnx$/i, ''), onnxPath: model.onnxPath, info: model.info, default: false };
+  const listed = new Map<string, ListedModel>([[served.id, served]]);
+  if (opts.catalog) {
+    for (const p of await listPackagedModels(opts.catalog)) {
+      if (path.resolve(p.path) === path.resolve(model.onnxPath)) served.default = p.default;
+      else if (!listed.has(p.name)) listed.set(p.name, { id: p.name, onnxPath: p.path, info: await readSidecar(p.path), default: p.default });
+    }
+  }
+  const bytesCache = new Map<string, Promise<Uint8Array>>([[served.id, Promise.resolve(onnxBytes)]]);
+  const bytesOf = (m: ListedModel): Promise<Uint8Array> => {
+    let b = bytesCache.get(m.id);
+    if (!b) bytesCache.set(m.id, (b = readFileOrFail(m.onnxPath, 'model file')));
+    return b;
   };
+  // Explanation graphs are built on first request (a second or two for MobileNetV2), then kept.
+  const graphCache = new Map<string, Promise<Uint8Array>>();
+  async function sendExplanationGraph(m: ListedModel, reply: FastifyReply): Promise<FastifyReply> {
+    const layer = defaultExplainLayer(m.info);
+    if (!layer) throw new HttpError(problem(404, `model '${m.id}' names no layer to explain`));
+    let g = graphCache.get(m.id);
+    if (!g) graphCache.set(m.id, (g = bytesOf(m).then((bytes) => toOnnxBytes(explanationGraph(bytes, m.info, layer, 1, m.onnxPath).graph))));
+    return reply.type('application/octet-stream').header('cache-control', 'no-cache').send(await g);
+  }
+  function describe(m: ListedModel, base: string): ModelResponseT {
+    const layer = defaultExplainLayer(m.info);
+    const method = m.info.explain?.method ?? DEFAULT_CAM_METHOD;
+    const explain = layer && method !== 'scorecam' ? { method, layer, graphUrl: `${base}/explain.onnx` } : null;
+    return {
+      name: m.info.name,
+      version: m.info.version,
+      task: m.info.task,
+      inputSize: m.info.input.size,
+      operatingPoint: m.info.operatingPoint ?? null,
+      numClasses: m.info.numClasses,
+      input: { size: m.info.input.size, mean: [...m.info.input.mean], std: [...m.info.input.std] },
+      preprocess: modelPreprocessConfig(m.info),
+      tta: m.info.tta ?? [],
+      onnxUrl: `${base}/onnx`,
+      explainMethod: method,
+      explain,
+      limits: { maxBodyBytes: limits.maxBodyBytes, maxPixels: limits.maxPixels, requestTimeoutMs: limits.requestTimeoutMs },
+      disclaimer: DISCLAIMER,
+    };
+  }
+  const modelResponse: ModelResponseT = describe(served, '/v1/model');
   app.get('/v1/model', async () => modelResponse);
   app.get('/v1/model/onnx', async (_request, reply) => reply.type('application/octet-stream').header('cache-control', 'no-cache').send(onnxBytes));
+  app.get('/v1/model/explain.onnx', async (_request, reply) => sendExplanationGraph(served, reply));
+  app.get('/v1/models', async (): Promise<ModelsResponseT> => ({
+    served: served.id,
+    models: [...listed.values()].map((m) => ({ ...(m === served ? modelResponse : describe(m, `/v1/models/${encodeURIComponent(m.id)}`)), id: m.id, default: m.default })),
+  }));
+  const listedModel = (request: FastifyRequest): ListedModel => {
+    const m = listed.get((request.params as { id: string }).id);
+    if (!m) throw new HttpError(problem(404, `no model '${(request.params as { id: string }).id}' (GET /v1/models lists them)`));
+    return m;
+  };
+  app.get('/v1/models/:id/onnx', async (request, reply) => {
+    const m = listedModel(request);
+    return reply.type('application/octet-stream').header('cache-control', 'no-cache').send(await bytesOf(m));
+  });
+  app.get('/v1/models/:id/explain.onnx', async (request, reply) => sendExplanationGraph(listedModel(request), reply));
   app.get('/openapi.json', async () => openApiDocument(limits));
 
   // The page. Static files only from web/dist: @fastify/static (send) refuses paths that leave

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -22,6 +22,7 @@ import type { FastifyInstance } from 'fastify';
 import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import { DEFAULT_WEB_ROOT } from '../../src/serve/index.ts';
 import { phantomPng, ROOT, smallModel } from './helpers.ts';
+import { MODELS_DIR } from '../../src/models/index.ts';
 import { createServer } from '../../src/serve/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -79,7 +80,7 @@ describe('screening page in headless Chromium', { skip }, () => {
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => document.getElementById('model')?.textContent?.startsWith('Model '));
+    await page.waitForFunction(() => / model .* \(\d+×\d+\)/.test(document.getElementById('model')?.textContent ?? ''));
     (page as unknown as { errors: string[] }).errors = errors;
     return page;
   }
@@ -111,6 +112,16 @@ describe('screening page in headless Chromium', { skip }, () => {
     console.log(`# browser (onnxruntime-web WASM) vs server (onnxruntime-node): p = ${local.probability} vs ${api.probability}, |dp| = ${dp.toExponential(2)}`);
     assert.ok(dp <= PROBABILITY_TOLERANCE, `|dp| = ${dp}`);
     assert.equal(local.referable, api.referable);
+    // The heat map: the browser runs the explanation graph and the server's CAM code (closed form
+    // on the server for this head layer, autodiff in the browser): the same map to rounding.
+    const serverMap = await sharp(Buffer.from(api.heatmap.map.split(',')[1], 'base64')).extractChannel(0).raw().toBuffer();
+    assert.equal(local.heatmap.length, serverMap.length);
+    let worst = 0;
+    for (let i = 0; i < serverMap.length; i++) worst = Math.max(worst, Math.abs(local.heatmap[i] * 255 - serverMap[i]));
+    console.log(`# heat map browser vs server: max |diff| = ${worst.toFixed(3)} grey levels of 255`);
+    assert.ok(worst <= 1, `heat maps differ by ${worst} grey levels`);
+    assert.match((await page.locator('#img-heat').getAttribute('src')) ?? '', /^data:image\/png;base64,/);
+    assert.match((await page.locator('#heat-note').textContent()) ?? '', /computed in this browser/);
     assert.equal(await page.getByTestId('decision').textContent(), api.referable ? 'Referable' : 'Not referable');
     assert.equal(await page.getByTestId('probability').textContent(), api.probability.toFixed(3));
     assert.equal(await page.getByTestId('disclaimer').textContent(), DISCLAIMER);
@@ -130,6 +141,43 @@ describe('screening page in headless Chromium', { skip }, () => {
     await page.screenshot({ path: path.join(SHOTS, 'page-1280x800-server.png'), fullPage: true });
     assert.deepEqual((page as unknown as { errors: string[] }).errors, []);
     await page.close();
+  });
+
+  test('DICOM in the browser: the same probability as the API; a grade model from the list shows the 5-grade distribution', async () => {
+    const dcm = readFileSync(path.join(ROOT, 'test', 'fixtures', 'screening', 'phantom_rgb.dcm'));
+    const page = await openPage(1280, 800);
+    await dropFile(page, 'phantom_rgb.dcm', dcm);
+    const local = await page.evaluate(() => (window as any).drxai.last);
+    const api = await apiExplain(dcm);
+    assert.ok(Math.abs(local.probability - api.probability) <= PROBABILITY_TOLERANCE, `DICOM: ${local.probability} vs ${api.probability}`);
+    assert.equal(await page.getByTestId('grades').isHidden(), true, 'a binary model shows no grade bars');
+    await page.close();
+
+    // A server that lists the released models: pick the 5-grade one for the browser mode.
+    const catalogApp = await createServer({ model: await smallModel(), limits: { workers: 1 }, catalog: MODELS_DIR });
+    const catalogBase = await catalogApp.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const list = await (await fetch(`${catalogBase}/v1/models`)).json();
+      const grade = list.models.find((m: { task: string; default: boolean }) => m.task === 'grade' && m.default);
+      assert.ok(grade, 'the released grade model is listed');
+      const p2 = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await p2.goto(`${catalogBase}/`);
+      await p2.waitForFunction(() => (document.getElementById('model-select') as HTMLSelectElement).options.length > 1);
+      await p2.getByTestId('model-select').selectOption(grade.id);
+      const before = await p2.evaluate(() => (window as any).drxai.done as number);
+      await p2.locator('#files').setInputFiles([{ name: 'phantom.png', mimeType: 'image/png', buffer: png }]);
+      await p2.waitForFunction((n) => (window as any).drxai.done > n, before, { timeout: 120_000 });
+      const last = await p2.evaluate(() => (window as any).drxai.last);
+      assert.equal(last.gradeProbabilities.length, 5);
+      assert.ok(Math.abs(last.gradeProbabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-5);
+      assert.ok(Math.abs(last.gradeProbabilities.slice(2).reduce((a: number, b: number) => a + b, 0) - last.probability) < 1e-6, 'P(referable) = P(grade >= 2)');
+      assert.equal(await p2.getByTestId('grades').locator('.grade-row').count(), 5);
+      assert.ok(last.heatmap && last.heatmap.length === 224 * 224, 'heat map of the grade model computed in the browser');
+      await p2.screenshot({ path: path.join(SHOTS, 'page-1280x900-browser-grade.png'), fullPage: true });
+      await p2.close();
+    } finally {
+      await catalogApp.close();
+    }
   });
 
   test('phone size (390x844): result readable, disclaimer stays on screen; ungradable says so', async () => {

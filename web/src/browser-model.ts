@@ -3,10 +3,14 @@
  * the product's own preprocessing (src/preprocess) and model input code (src/models) run here,
  * and the network runs in ONNX Runtime Web (WASM, single-threaded, loaded from this server).
  * Same .onnx file and same code as the server; only the image decoder and the ONNX Runtime
- * build differ (see test/serve/e2e.test.ts for how close the numbers are).
+ * build differ (see test/serve/e2e.test.ts for how close the numbers are). The heat map runs the
+ * server's explanation graph (GET <model>/explain.onnx) and the server's CAM code
+ * (src/explain/cam-map.ts). DICOM files are unwrapped by the server's reader (src/core/dicom.ts).
  */
 import * as ort from 'onnxruntime-web/wasm';
-import type { RgbImage } from '../../src/core/index.ts';
+import { isDicom, readDicomPhotograph, type RgbImage } from '../../src/core/index.ts';
+import { camFromLayer, heatRgbaOnRetina, makeCamMethod } from '../../src/explain/cam-map.ts';
+import { REFERABLE_TARGET, targetSeed } from '../../src/explain/targets.ts';
 // package.ts, not models/index.ts: the index also re-exports Node-only code (registry,
 // safetensors, the training engine) that must not enter the browser bundle.
 import { meanOverViews, toInputTensor, ttaBatch } from '../../src/models/package.ts';
@@ -18,22 +22,35 @@ ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
 
-let session: Promise<ort.InferenceSession> | undefined;
+/** One ONNX Runtime Web session per URL (a model, or its explanation graph), created on first use. */
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
 
-function getSession(info: ModelInfo): Promise<ort.InferenceSession> {
-  session ??= (async () => {
-    const res = await fetch(info.onnxUrl);
-    if (!res.ok) throw new Error(`could not fetch the model (${res.status})`);
-    return ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  })();
-  return session;
+function getSession(url: string): Promise<ort.InferenceSession> {
+  let s = sessions.get(url);
+  if (!s) {
+    s = (async () => {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`could not fetch ${url} (${res.status})`);
+      return ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    })();
+    s.catch(() => sessions.delete(url));
+    sessions.set(url, s);
+  }
+  return s;
 }
 
-/** RGB from the browser's decoder, without colour management (the server's decode applies none to sRGB PNGs). */
+/** RGB from the browser's decoder, without colour management (the server's decode applies none to sRGB PNGs); DICOM unwrapped first. */
 export async function decodeInBrowser(file: Blob, maxPixels: number): Promise<RgbImage> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let image: Blob = file;
+  if (isDicom(bytes)) {
+    const dicom = readDicomPhotograph(bytes, 'upload', { maxPixels });
+    if (dicom.pixels.kind === 'raw') return dicom.pixels.image;
+    image = new Blob([dicom.pixels.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' });
+  }
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(image, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch {
     throw new Error('not a recognised or a corrupt image');
   }
@@ -61,11 +78,31 @@ export async function decodeInBrowser(file: Blob, maxPixels: number): Promise<Rg
 export interface BrowserScreening extends Screening {
   pre: PreprocessResult | null;
   original: RgbImage;
+  /** The heat map (size x size in [0, 1]) and its RGBA colouring, transparent off the retina. */
+  heatmap: { method: string; map: Float32Array; rgba: Uint8Array; size: number } | null;
 }
 
-export async function screenInBrowser(file: Blob, info: ModelInfo): Promise<BrowserScreening> {
+/** The server's heat map, computed here: explanation graph for the layer and dS/dA, then cam-map.ts. */
+async function heatmapInBrowser(info: ModelInfo, pixels: Float32Array, viewLogits: number[], pre: PreprocessResult): Promise<BrowserScreening['heatmap']> {
+  if (!info.explain) return null;
+  const s = await getSession(info.explain.graphUrl);
+  const { size } = info.input;
+  // The explanation graph's inputs are the image and the seed dS/dlogits; its outputs the logits, the layer and dS/dA.
+  const imageInput = s.inputNames.find((n) => !n.endsWith('.grad_seed')) as string;
+  const seedInput = s.inputNames.find((n) => n.endsWith('.grad_seed')) as string;
+  const gradientOutput = s.outputNames.find((n) => n !== info.explain!.layer && n.endsWith('.grad')) as string;
+  const seed = Float32Array.from(targetSeed(viewLogits, REFERABLE_TARGET, info.task as 'referable'));
+  const out = await s.run({ [imageInput]: new ort.Tensor('float32', pixels, [1, 3, size, size]), [seedInput]: new ort.Tensor('float32', seed, [1, info.numClasses]) }, [info.explain.layer, gradientOutput]);
+  const act = out[info.explain.layer];
+  const [, channels, height, width] = act.dims;
+  const method = makeCamMethod(info.explain.method, 'paper', size);
+  const { map } = await camFromLayer(method, { activations: act.data as Float32Array, gradients: out[gradientOutput].data as Float32Array, channels, height, width }, size);
+  return { method: method.name, map, rgba: heatRgbaOnRetina(map, size, pre.mask), size };
+}
+
+export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { explain?: boolean } = {}): Promise<BrowserScreening> {
   const t0 = performance.now();
-  const sessionReady = getSession(info);
+  const sessionReady = getSession(info.onnxUrl);
   const original = await decodeInBrowser(file, info.limits.maxPixels);
   const t1 = performance.now();
   let pre: PreprocessResult;
@@ -76,7 +113,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo): Promise<Brow
     return {
       probability: null, referable: null, threshold: info.operatingPoint?.threshold ?? null, gradable: false,
       reasons: [(e as Error).message.replace(/^upload: /, '')], timings: { decodeMs: t1 - t0, preprocessMs: performance.now() - t1, inferMs: 0, totalMs: performance.now() - t0 },
-      pre: null, original, where: 'browser',
+      pre: null, original, where: 'browser', heatmap: null, gradeProbabilities: null,
     };
   }
   const t2 = performance.now();
@@ -87,20 +124,26 @@ export async function screenInBrowser(file: Blob, info: ModelInfo): Promise<Brow
   const pixels = toInputTensor([pre.image], { name: 'image', ...info.input, mean: info.input.mean as [number, number, number], std: info.input.std as [number, number, number] });
   const input = new ort.Tensor('float32', ttaBatch(pixels, 1, size, views), [1 + views.length, 3, size, size]);
   const out = await s.run({ [s.inputNames[0]]: input });
-  const logits = meanOverViews(out[s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]].data as Float32Array, 1, info.numClasses, views.length);
+  const raw = out[s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]].data as Float32Array;
+  const logits = meanOverViews(raw, 1, info.numClasses, views.length);
   const gradable = pre.quality.gradable;
-  // The server's decision rule, from the same module (src/screening/decision.ts).
-  const [{ probability, referable, threshold }] = decideFromLogits({ task: info.task as 'referable', numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
+  // The server's decision rule, from the same module (src/models/decision.ts).
+  const [{ probability, referable, threshold, classProbabilities }] = decideFromLogits({ task: info.task as 'referable', numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
   const t3 = performance.now();
+  // Heat maps explain the photograph as given: the unflipped view's logits seed the gradient.
+  const heatmap = opts.explain ? await heatmapInBrowser(info, pixels, Array.from(raw.subarray(0, info.numClasses)), pre) : null;
+  const t4 = performance.now();
   return {
     probability,
     referable,
     threshold,
     gradable,
     reasons: pre.quality.reasons,
-    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2, totalMs: t3 - t0 },
+    gradeProbabilities: info.task === 'grade' ? classProbabilities : null,
+    timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2, ...(opts.explain ? { explainMs: t4 - t3 } : {}), totalMs: t4 - t0 },
     pre,
     original,
     where: 'browser',
+    heatmap,
   };
 }

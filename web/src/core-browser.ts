@@ -19,3 +19,4 @@ export const encodePng = (): never => nodeOnly('encodePng');
 export const writePng = (): never => nodeOnly('writePng');
 export const sniffImageFormat = (): never => nodeOnly('sniffImageFormat');
 export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { isDicom, readDicomPhotograph } from '../../src/core/dicom.ts';

@@ -6,13 +6,16 @@
 import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import type { RgbImage } from '../../src/core/index.ts';
 import { screenInBrowser } from './browser-model.ts';
-import type { ExplainResult, ModelInfo, Screening } from './types.ts';
+import type { ExplainResult, ModelInfo, ModelList, Screening } from './types.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const disclaimer = $('disclaimer');
 disclaimer.textContent = DISCLAIMER;
 
+/** The model the browser mode runs (chosen in the list) and the one the server screens with. */
 let info: ModelInfo | null = null;
+let servedInfo: ModelInfo | null = null;
+let catalog: ModelList | null = null;
 const status = $('status');
 function say(text: string, error = false): void {
   status.textContent = text;
@@ -24,23 +27,86 @@ function mode(): 'browser' | 'server' {
 
 /** For the end-to-end tests: the last result with full precision and the model input pixels. */
 interface Debug {
-  last?: { file: string; where: string; probability: number | null; referable: boolean | null; gradable: boolean; preprocessed?: number[] };
+  last?: { file: string; where: string; probability: number | null; referable: boolean | null; gradable: boolean; gradeProbabilities: number[] | null; preprocessed?: number[]; heatmap?: number[] };
   done: number;
 }
 const debug: Debug = { done: 0 };
 (window as unknown as { drxai: Debug }).drxai = debug;
 
+const modelSelect = $<HTMLSelectElement>('model-select');
+
+/** The model the chosen mode uses: the selected one in the browser, the served one on the server. */
+function activeInfo(): ModelInfo | null {
+  return mode() === 'server' ? servedInfo : info;
+}
+
+function describeModel(): void {
+  const m = activeInfo();
+  if (!m) return;
+  const op = m.operatingPoint;
+  $('model').textContent = `${m.task === 'grade' ? '5-grade model' : 'Referable-DR model'} ${m.name} v${m.version} (${m.input.size}×${m.input.size})` +
+    (op ? ` · operating point ${op.threshold.toFixed(3)} (target specificity ${op.targetSpecificity}, chosen on ${op.chosenOn})` : ' · no stored operating point: no decisions') +
+    (mode() === 'server' && catalog && catalog.models.length > 1 ? ' · the server screens with this model; the list applies to the browser mode' : '');
+}
+
 async function loadInfo(): Promise<void> {
   try {
-    const res = await fetch('/v1/model');
+    const res = await fetch('/v1/models');
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    info = (await res.json()) as ModelInfo;
-    const op = info.operatingPoint;
-    $('model').textContent = `Model ${info.name} v${info.version} (${info.input.size}×${info.input.size})` +
-      (op ? ` · operating point ${op.threshold.toFixed(3)} (target specificity ${op.targetSpecificity}, chosen on ${op.chosenOn})` : ' · no stored operating point: no decisions');
+    catalog = (await res.json()) as ModelList;
+    servedInfo = catalog.models.find((m) => m.id === catalog!.served) ?? null;
+    info = servedInfo;
+    modelSelect.replaceChildren(...catalog.models.map((m) => {
+      const o = document.createElement('option');
+      o.value = m.id;
+      o.textContent = `${m.id} (${m.task}${m.id === catalog!.served ? ', served' : ''}${m.default ? ', default' : ''})`;
+      return o;
+    }));
+    modelSelect.value = catalog.served;
+    modelSelect.disabled = catalog.models.length < 2 || mode() === 'server';
+    describeModel();
   } catch (e) {
     $('model').textContent = `Could not load the model description (${(e as Error).message}).`;
   }
+}
+modelSelect.addEventListener('change', () => {
+  info = catalog?.models.find((m) => m.id === modelSelect.value) ?? servedInfo;
+  describeModel();
+});
+for (const r of document.querySelectorAll('input[name="mode"]')) {
+  r.addEventListener('change', () => {
+    modelSelect.disabled = !catalog || catalog.models.length < 2 || mode() === 'server';
+    describeModel();
+  });
+}
+
+/** The 5-grade distribution of a grade model as labelled bars; hidden for a binary model. */
+function showGrades(p: number[] | null): void {
+  const box = $('grades');
+  box.hidden = !p;
+  if (!p) return;
+  const names = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+  box.replaceChildren(...p.map((v, g) => {
+    const row = document.createElement('div');
+    row.className = 'grade-row';
+    row.dataset.grade = String(g);
+    row.innerHTML = `<span class="grade-name"></span><span class="grade-bar"><span></span></span><span class="grade-p"></span>`;
+    (row.querySelector('.grade-name') as HTMLElement).textContent = names[g];
+    (row.querySelector('.grade-bar span') as HTMLElement).style.width = `${(100 * v).toFixed(1)}%`;
+    (row.querySelector('.grade-p') as HTMLElement).textContent = v.toFixed(3);
+    return row;
+  }));
+}
+
+function rgbaToDataUrl(rgba: Uint8Array, width: number, height: number): string {
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d')!;
+  const out = ctx.createImageData(width, height);
+  out.data.set(rgba);
+  ctx.putImageData(out, 0, 0);
+  return canvas.toDataURL('image/png');
 }
 
 function rgbToDataUrl(img: RgbImage): string {
@@ -89,6 +155,7 @@ function showSingle(file: string, s: Screening, images: Record<string, string | 
     (t.explainMs !== undefined ? ` · heat map ${t.explainMs.toFixed(0)} ms` : '') + ` · total ${t.totalMs.toFixed(0)} ms`;
   for (const [id, src] of Object.entries(images)) setImg(id, src);
   $('heat-note').textContent = heatNote;
+  showGrades(s.gradeProbabilities);
   applyOpacity();
 }
 
@@ -108,8 +175,11 @@ async function screenOnServer(file: File): Promise<{ s: Screening; body: Explain
 async function screenFile(file: File, full: boolean): Promise<Screening> {
   if (!info) throw new Error('the model description is not loaded');
   if (mode() === 'browser') {
-    const s = await screenInBrowser(file, info);
-    debug.last = { file: file.name, where: 'browser', probability: s.probability, referable: s.referable, gradable: s.gradable, preprocessed: s.pre ? Array.from(s.pre.image.data) : undefined };
+    const s = await screenInBrowser(file, info, { explain: full });
+    debug.last = {
+      file: file.name, where: 'browser', probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities,
+      preprocessed: s.pre ? Array.from(s.pre.image.data) : undefined, heatmap: s.heatmap ? Array.from(s.heatmap.map) : undefined,
+    };
     if (full) {
       const st = s.pre?.steps;
       showSingle(file.name, s, {
@@ -119,13 +189,13 @@ async function screenFile(file: File, full: boolean): Promise<Screening> {
         'img-green': st?.green ? rgbToDataUrl(st.green) : null,
         'img-pre': s.pre ? rgbToDataUrl(s.pre.image) : null,
         'img-pre-under': s.pre ? rgbToDataUrl(s.pre.image) : null,
-        'img-heat': null,
-      }, 'The heat map is computed on the server: switch to "on the server" to see it.');
+        'img-heat': s.heatmap ? rgbaToDataUrl(s.heatmap.rgba, s.heatmap.size, s.heatmap.size) : null,
+      }, s.heatmap ? `${s.heatmap.method}, computed in this browser: red = regions that raised the referable score most. It shows what the model used, not where disease is.` : 'No heat map for this result.');
     }
     return s;
   }
   const { s, body } = await screenOnServer(file);
-  debug.last = { file: file.name, where: 'server', probability: s.probability, referable: s.referable, gradable: s.gradable };
+  debug.last = { file: file.name, where: 'server', probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities };
   if (full) {
     showSingle(file.name, s, {
       'img-original': body.steps?.original,

@@ -1,7 +1,8 @@
 /** What the page reads from the API (the server's zod schemas are the reference: src/serve/schemas.ts). */
-import type { ModelResponseT, ExplainResponseT } from '../../src/serve/schemas.ts';
+import type { ModelResponseT, ModelsResponseT, ExplainResponseT } from '../../src/serve/schemas.ts';
 
 export type ModelInfo = ModelResponseT;
+export type ModelList = ModelsResponseT;
 export type ExplainResult = ExplainResponseT;
 
 /** One screening as the page shows it, from either path. */
@@ -11,6 +12,8 @@ export interface Screening {
   threshold: number | null;
   gradable: boolean;
   reasons: string[];
+  /** P(grade = 0..4) for a 5-grade model, else null. */
+  gradeProbabilities: number[] | null;
   timings: { decodeMs: number; preprocessMs: number; inferMs: number; totalMs: number; queueMs?: number; explainMs?: number };
   where: 'browser' | 'server';
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
-import { loadModel, defaultModelPath } from '../../models/index.ts';
+import { loadModel, defaultModelPath, MODELS_DIR } from '../../models/index.ts';
 import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
 import { numberOption } from '../options.ts';
 
@@ -39,6 +39,8 @@ export function register(program: Command): void {
       const model = await loadModel(opts.model);
       const app = await createServer({
         model,
+        // The page's browser mode may run any packaged model; the API screens with --model.
+        catalog: MODELS_DIR,
         corsOrigin: opts.corsOrigin,
         logLevel: opts.log === 'silent' ? false : (opts.log as 'info' | 'warn' | 'error'),
         limits: {

@@ -31,6 +31,31 @@ test('DICOM: the reader refuses what it cannot read with one line naming the fil
   assert.equal(ok.pixels.kind, 'raw');
 });
 
+test('DICOM: every truncation and corrupted header of a good file is a one-line DrXaiError, never a crash', async () => {
+  const { DrXaiError } = await import('../../src/core/index.ts');
+  const { decodeFundus } = await import('../../src/preprocess/index.ts');
+  const good = readFileSync(path.join(FIX, 'phantom_jpeg.dcm'));
+  const variants: Buffer[] = [];
+  for (let k = 1; k < 16; k++) variants.push(good.subarray(0, Math.floor((good.length * k) / 16)));
+  for (let at = 132; at < 600; at += 37) {
+    const b = Buffer.from(good);
+    b[at] ^= 0xff;
+    variants.push(b);
+  }
+  let refused = 0;
+  for (const v of variants) {
+    try {
+      await decodeFundus(new Uint8Array(v), 'x.dcm', 128);
+    } catch (e) {
+      assert.ok(e instanceof DrXaiError, `not a DrXaiError: ${(e as Error).stack}`);
+      assert.equal((e as Error).message.split('\n').length, 1);
+      assert.match((e as Error).message, /^x\.dcm: /);
+      refused++;
+    }
+  }
+  assert.ok(refused >= 15, `${refused} of ${variants.length} refused (every truncation at least)`);
+});
+
 test('API: bad DICOM gets a 4xx with the reason, never a 500', async () => {
   const app = await testServer();
   try {
@@ -102,6 +127,10 @@ test('dr-xai screen: bad files are named and the batch completes (exit 1); no pa
   assert.equal(again.code, 1);
   assert.match(again.stdout, /\(0 screened now, 2 from an earlier run\)/);
   assert.equal(readFileSync(path.join(out, 'results.jsonl'), 'utf8'), jsonl, 'same results, same order');
+  // --id-from-uid: DICOM files are named by their SOP Instance UID, other files keep their path.
+  const byUid = cli(dir, 'screen', 'photos/phantom_jpeg.dcm', 'photos/phantom.jpg', '--model', SMALL_MODEL, '--out', 'uid', '--id-from-uid', '--quiet');
+  assert.equal(byUid.code, 0, byUid.stderr);
+  assert.deepEqual(readFileSync(path.join(dir, 'uid', 'results.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]), ['1.2.826.0.1.3680043.10.1234.3', 'photos/phantom.jpg']);
   // Bad usage: one line, non-zero.
   const bad = cli(dir, 'screen', 'photos', '--out', 'o2', '--task', 'severity');
   assert.equal(bad.code, 1);

@@ -1,3 +1,6 @@
+// First: ONNX Runtime's telemetry off in every process that loads dr-xai (see ort-env.ts).
+import './ort-env.ts';
+
 export { DrXaiError, isUserError, type InputErrorKind } from './errors.ts';
 export { Rng } from './rng.ts';
 export { writeFileAtomic, readFileOrFail, assertDirectory } from './fs.ts';

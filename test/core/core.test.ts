@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, decodeImage, encodePng, DrXaiError } from '../src/core/index.ts';
+import { Rng, decodeImage, encodePng, DrXaiError } from '../../src/core/index.ts';
 import sharp from 'sharp';
 
 test('Rng is reproducible and its state round-trips', () => {
@@ -44,7 +44,7 @@ test('decodeImage round-trips a PNG and rejects bad input with a named file', as
 });
 
 test('toCsv quotes only where RFC 4180 needs it and round-trips through csv-parse', async () => {
-  const { toCsv } = await import('../src/core/index.ts');
+  const { toCsv } = await import('../../src/core/index.ts');
   const { parse } = await import('csv-parse/sync');
   const rows = [['a,b', 1.5, null], [' padded', true, 'say "hi"'], ['plain', undefined, 0]];
   const text = toCsv(['x', 'y', 'z'], rows, { nullAs: 'NA' });
@@ -54,4 +54,21 @@ test('toCsv quotes only where RFC 4180 needs it and round-trips through csv-pars
     { x: ' padded', y: 'true', z: 'say "hi"' },
     { x: 'plain', y: 'NA', z: '0' },
   ]);
+});
+
+test('decodeImage: a fully opaque RGBA photo is accepted (alpha dropped), one transparent pixel is refused', async () => {
+  const rgb = Buffer.alloc(16 * 16 * 3, 0);
+  for (let i = 0; i < rgb.length; i += 3) rgb[i] = 10; // red channel low: the old check read red as alpha
+  const rgba = Buffer.alloc(16 * 16 * 4);
+  for (let i = 0; i < 256; i++) {
+    rgba.set(rgb.subarray(3 * i, 3 * i + 3), 4 * i);
+    rgba[4 * i + 3] = 255;
+  }
+  const opaque = await sharp(rgba, { raw: { width: 16, height: 16, channels: 4 } }).png().toBuffer();
+  const img = await decodeImage(opaque, 'opaque.png');
+  assert.equal(img.channels, 3);
+  assert.deepEqual(Array.from(img.data.subarray(0, 6)), [10, 0, 0, 10, 0, 0]);
+  rgba[4 * 37 + 3] = 254;
+  const holed = await sharp(rgba, { raw: { width: 16, height: 16, channels: 4 } }).png().toBuffer();
+  await assert.rejects(decodeImage(holed, 'holed.png'), /holed\.png: image has transparent pixels/);
 });

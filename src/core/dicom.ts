@@ -13,6 +13,7 @@ import dicomParser from 'dicom-parser';
 // Browser-safe (the page reads DICOM too): no sharp, no Node imports.
 import type { RgbImage } from './image.ts';
 import { DrXaiError } from './errors.ts';
+import { checkImageGeometry } from './limits.ts';
 
 const NATIVE_SYNTAXES: Record<string, string> = {
   '1.2.840.10008.1.2': 'implicit VR little endian',
@@ -52,7 +53,7 @@ function ybrFullToRgb(y: number, cb: number, cr: number): [number, number, numbe
 
 /** Read the one colour frame of a DICOM photograph; one-line DrXaiError naming `source` otherwise. */
 export function readDicomPhotograph(bytes: Uint8Array, source: string, limits: { maxPixels: number }): DicomPhotograph {
-  const fail = (message: string, kind?: 'corrupt' | 'too-large' | 'greyscale' | 'unsupported-depth' | 'not-an-image'): never => {
+  const fail = (message: string, kind?: 'corrupt' | 'greyscale' | 'unsupported-depth' | 'not-an-image'): never => {
     throw new DrXaiError(`DICOM: ${message}`, { file: source, kind: kind ?? 'not-an-image' });
   };
   let ds: dicomParser.DataSet;
@@ -74,10 +75,7 @@ export function readDicomPhotograph(bytes: Uint8Array, source: string, limits: {
   const width = ds.uint16('x00280011') ?? 0;
   const height = ds.uint16('x00280010') ?? 0;
   if (width === 0 || height === 0) return fail('no image size (Rows/Columns)', 'corrupt');
-  const { maxPixels } = limits;
-  if (width * height > maxPixels) {
-    return fail(`image too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels (limit ${(maxPixels / 1e6).toFixed(0)})`, 'too-large');
-  }
+  checkImageGeometry(width, height, limits.maxPixels, source);
   const bits = ds.uint16('x00280100') ?? 0;
   if (bits !== 8) return fail(`${bits}-bit samples; 8-bit colour is supported`, 'unsupported-depth');
   const meta = { sopInstanceUid: ds.string('x00080018'), modality: ds.string('x00080060') };

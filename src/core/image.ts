@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { DrXaiError } from './errors.ts';
 import { writeFileAtomic } from './fs.ts';
+import { checkImageGeometry, DEFAULT_MAX_PIXELS } from './limits.ts';
 
 /** An 8-bit interleaved image in memory (channels = 3 for RGB, 1 for a single plane). */
 export interface RgbImage {
@@ -30,8 +31,7 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
   return null;
 }
 
-/** 100 megapixels: well above any fundus camera (IDRiD is 12 MP), well below a bomb. */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS } from './limits.ts';
 
 /**
  * Decode image bytes to 8-bit RGB with one clear message per kind of bad input.
@@ -52,12 +52,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
     throw new DrXaiError(`corrupt ${format.toUpperCase()} (${(e as Error).message.split('\n')[0]})`, { file: source, kind: 'corrupt' });
   }
   const { width = 0, height = 0 } = meta;
-  if (width * height > maxPixels) {
-    throw new DrXaiError(
-      `image too large: ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels (limit ${(maxPixels / 1e6).toFixed(0)})`,
-      { file: source, kind: 'too-large' },
-    );
-  }
+  checkImageGeometry(width, height, maxPixels, source);
   if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') {
     throw new DrXaiError(`unsupported bit depth (${meta.depth}); an 8-bit colour photograph is needed`, { file: source, kind: 'unsupported-depth' });
   }

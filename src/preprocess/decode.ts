@@ -12,7 +12,7 @@
  * decodeImage; DICOM files are unwrapped first (core's readDicomPhotograph).
  */
 import sharp, { type Metadata } from 'sharp';
-import { decodeImage, DEFAULT_MAX_PIXELS, DrXaiError, isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../core/index.ts';
+import { checkImageGeometry, decodeImage, DEFAULT_MAX_PIXELS, DrXaiError, isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../core/index.ts';
 
 export interface DecodedFundus {
   image: RgbImage;
@@ -69,7 +69,8 @@ export async function decodeFundus(bytes: Uint8Array, source: string, size: numb
     const f = meta ? shrinkFactor(w, h, size) : 1;
     // JPEGs are 8-bit without alpha; only size, colour and orientation need checking before the
     // fast path (a rotated JPEG is decoded at full size by decodeImage, which applies EXIF).
-    if (f > 1 && w * h <= maxPixels && meta?.channels === 3 && meta.space === 'srgb' && (meta.orientation ?? 1) === 1) {
+    if (meta) checkImageGeometry(w, h, maxPixels, source);
+    if (f > 1 && meta?.channels === 3 && meta.space === 'srgb' && (meta.orientation ?? 1) === 1) {
       try {
         const { data, info } = await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels })
           .resize(Math.ceil(w / f), Math.ceil(h / f), { fit: 'fill', fastShrinkOnLoad: true })

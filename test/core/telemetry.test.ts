@@ -15,7 +15,7 @@ const MODEL = path.join(ROOT, 'test', 'fixtures', 'serve', 'small.onnx');
 function run(args: string[]): { home: string[]; temp: string[] } {
   const home = mkdtempSync(path.join(tmpdir(), 'drxai-home-'));
   const temp = mkdtempSync(path.join(tmpdir(), 'drxai-tmp-'));
-  const env = { ...process.env, HOME: home, TMPDIR: temp };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: temp };
   delete env.ORT_DISABLE_TELEMETRY;
   const r = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

@@ -86,6 +86,11 @@ describe('bad-input corpus', () => {
     ['PNG with a corrupted body', async () => { const b = Buffer.from(good); b.fill(0x5a, 200, 400); return b; }, 400, /corrupt|truncated/],
     ['PNG decompression bomb 20000x20000', async () => bombPng(20000, 20000), 413, /image too large: 20000x20000/],
     ['header claiming 100000x100000', async () => hugeHeaderPng(100_000, 100_000), 413, /image too large/],
+    // The padded square is what costs memory (issue: 40000x1000 crashed cropAndPad, 1x40,000,000 took 7 GB).
+    ['40000x1000 (pads to 1.6 gigapixels)', async () => hugeHeaderPng(40_000, 1000), 413, /implausible size for a fundus photograph: 40000x1000/],
+    ['49,000,000x1', async () => hugeHeaderPng(49_000_000, 1), 413, /implausible size/],
+    ['1x40,000,000', async () => hugeHeaderPng(1, 40_000_000), 413, /implausible size/],
+    ['8000x6000 JPEG claimed, 4:3 but over the padded limit', async () => hugeHeaderPng(8000, 6000), 413, /pads to a 8000x8000 square = 64\.0 megapixels/],
     ['16-bit PNG', async () => sharp(good).toColourspace('rgb16').png().toBuffer(), 415, /bit depth/],
     ['greyscale PNG', async () => sharp(good).toColourspace('b-w').png().toBuffer(), 415, /greyscale/],
     ['PNG with transparency', async () => sharp(good).ensureAlpha(0.5).png().toBuffer(), 415, /transparent/],

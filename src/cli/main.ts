@@ -13,6 +13,7 @@ import { register as registerTrain } from './commands/train.ts';
 import { register as registerCv } from './commands/cv.ts';
 import { register as registerEvaluate } from './commands/evaluate.ts';
 import { register as registerScreen } from './commands/screen.ts';
+import { register as registerWorker } from './commands/worker.ts';
 import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerServe } from './commands/serve.ts';
@@ -39,6 +40,7 @@ const commands: Array<(p: Command) => void> = [
   registerCv,
   registerEvaluate,
   registerScreen,
+  registerWorker,
   registerCam,
   registerCamScore,
   registerServe,

@@ -1,6 +1,7 @@
 /**
- * `dr-xai screen` as a library: photographs by path through the worker pool (every core, each
- * worker running screenPhotograph), written to one output folder:
+ * `dr-xai screen` as a library: photographs by path through a screening backend (the local worker
+ * pool on every core, or BullMQ workers on other machines: queue.ts), each photograph screened by
+ * screenPhotograph, written to one output folder:
  *
  *   results.jsonl   one JSON object per photograph (also the journal of a running batch)
  *   results.csv     the same, flat, for a spreadsheet
@@ -22,6 +23,36 @@ import type { PhotographPath } from './inputs.ts';
 import { ScreeningPool } from './pool.ts';
 import { screeningReportHtml } from './report.ts';
 import type { Screening } from './screen.ts';
+import type { ScreenOutcome } from './worker.ts';
+
+/** One photograph for a backend: its bytes, where it lives, and its content hash. */
+export interface BackendJob {
+  bytes: Uint8Array;
+  /** The path as given (messages) and the absolute path (for workers that read it themselves). */
+  source: string;
+  path: string;
+  sha256: string;
+  explain: boolean;
+  thumbnailPx: number;
+  maxPixels?: number;
+}
+
+/** Where screenBatch sends photographs: screen one, at most `capacity` in flight. */
+export interface ScreeningBackend {
+  readonly capacity: number;
+  run(job: BackendJob): Promise<ScreenOutcome>;
+  close(): Promise<void>;
+}
+
+/** The local backend: the worker-thread pool on this machine. */
+export function localBackend(modelPath: string, workers?: number): ScreeningBackend {
+  const pool = new ScreeningPool({ modelPath, workers });
+  return {
+    capacity: pool.capacity,
+    run: (job) => pool.run({ bytes: job.bytes, source: job.source, maxPixels: job.maxPixels, explain: job.explain, thumbnail: job.thumbnailPx }, 10 * 60_000),
+    close: () => pool.close(),
+  };
+}
 
 /** One line of results.jsonl. */
 export interface ScreenRecord {
@@ -53,8 +84,10 @@ export interface ScreenBatchOptions {
   missing?: Array<{ id: string; reason: string }>;
   out: string;
   explain?: boolean;
-  /** Worker threads (default: every core). */
+  /** Worker threads of the local backend (default: every core). */
   workers?: number;
+  /** Another backend (default: the local pool), e.g. queueBackend for BullMQ workers. */
+  backend?: (fingerprint: string) => Promise<ScreeningBackend>;
   /** DICOM: the SOP Instance UID as `id` instead of the path. */
   idFromUid?: boolean;
   maxPixels?: number;
@@ -132,10 +165,10 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
     await journal.write(`${JSON.stringify(r)}\n`);
   };
 
-  const pool = new ScreeningPool({ modelPath: opts.modelPath, workers: opts.workers });
+  const backend = opts.backend ? await opts.backend(fingerprint) : localBackend(opts.modelPath, opts.workers);
   try {
-    // At most `capacity` photographs in memory at once; the pool never refuses within it.
-    const slots = pool.capacity;
+    // At most `capacity` photographs in memory at once; the backend never refuses within it.
+    const slots = backend.capacity;
     let next = 0;
     const runOne = async (i: number): Promise<void> => {
       const p = opts.photographs[i];
@@ -155,10 +188,15 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
         resumed++;
         return tick();
       }
-      const outcome = await pool.run(
-        { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), source: p.id, maxPixels: opts.maxPixels, explain: opts.explain, thumbnail: opts.thumbnailPx ?? 112 },
-        10 * 60_000,
-      );
+      const outcome = await backend.run({
+        bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
+        source: p.id,
+        path: path.resolve(p.path),
+        sha256,
+        maxPixels: opts.maxPixels,
+        explain: opts.explain ?? false,
+        thumbnailPx: opts.thumbnailPx ?? 112,
+      });
       if (!outcome.ok) {
         records[i] = failedRecord(p.id, outcome.reason, sha256, model, fingerprint, threshold);
       } else {
@@ -196,7 +234,7 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
     await Promise.all(lanes);
   } finally {
     await journal.close();
-    await pool.close();
+    await backend.close();
   }
 
   for (const m of opts.missing ?? []) records.push(failedRecord(m.id, `${m.id}: ${m.reason}`, null, model, fingerprint, threshold));

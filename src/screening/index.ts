@@ -6,4 +6,5 @@ export { ScreeningPool, QueueFullError, ScreeningTimeoutError, type PoolOptions 
 export type { ScreenJob, ScreenOutcome } from './worker.ts';
 export { screenFiles, type FileToScreen, type FileScreening, type ScreenFilesOptions } from './files.ts';
 export { expandInputs, PHOTOGRAPH_EXTENSIONS, type PhotographPath, type ExpandedInputs } from './inputs.ts';
-export { screenBatch, resultsCsv, RESULT_COLUMNS, type ScreenBatchOptions, type ScreenBatchResult, type ScreenRecord } from './batch.ts';
+export { screenBatch, localBackend, resultsCsv, RESULT_COLUMNS, type ScreenBatchOptions, type ScreenBatchResult, type ScreenRecord, type ScreeningBackend, type BackendJob } from './batch.ts';
+export { queueBackend, startQueueWorker, queueName, redisConnection, QUEUE_PREFIX, type QueueJobData, type QueueWorker, type QueueWorkerOptions } from './queue.ts';

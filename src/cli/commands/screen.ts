@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
 import { defaultModelPath } from '../../models/index.ts';
-import { expandInputs, screenBatch } from '../../screening/index.ts';
+import { expandInputs, queueBackend, screenBatch } from '../../screening/index.ts';
 import { numberOption } from '../options.ts';
 
 interface ScreenCliOptions {
@@ -18,6 +18,7 @@ interface ScreenCliOptions {
   explain?: boolean;
   workers?: string;
   idFromUid?: boolean;
+  redis?: string;
   quiet?: boolean;
 }
 
@@ -32,6 +33,7 @@ export function register(program: Command): void {
     .option('--explain', 'also write a heat map per photograph (heatmaps/, and in report.html)')
     .option('--workers <n>', `worker threads (default: every core, ${os.availableParallelism()} here)`)
     .option('--id-from-uid', 'DICOM: use the SOP Instance UID as the id instead of the path')
+    .option('--redis <url>', 'enqueue the work for `dr-xai worker` processes on other machines (BullMQ on Redis) instead of screening here')
     .option('--quiet', 'no progress bar')
     .addHelpText(
       'after',
@@ -40,6 +42,7 @@ Examples:
   dr-xai screen photos/ --out screening/                  # a folder, recursively
   dr-xai screen 'clinic/**/*.dcm' --out s/ --explain      # DICOM from the camera, with heat maps
   dr-xai screen worklist.csv --task grade --out s/        # a CSV with a path column, the 5-grade model
+  dr-xai screen /shared/photos --redis redis://q:6379 --out s/   # on the workers of that queue
 
 Each photograph gets: probability of referable DR, the decision at the model's stored operating
 point (REFER / no referral), gradable yes/no with the reasons (an ungradable photo gets no
@@ -52,8 +55,11 @@ Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
       const modelPath = opts.model ?? (await defaultModelPath(opts.task));
       const workers = opts.workers === undefined ? undefined : numberOption(opts.workers, '--workers', { integer: true, min: 1, max: 256 });
       const { photographs, missing } = await expandInputs(inputs);
-      const bar = progressBar('screening', photographs.length, { quiet: opts.quiet });
+      const bar = progressBar('screening', photographs.length, { quiet: opts.quiet, extra: opts.redis ? 'queue {waiting} waiting, {active} active' : undefined });
+      let counts: Record<string, string | number> = { waiting: '?', active: '?' };
+      const redis = opts.redis;
       const result = await screenBatch({
+        ...(redis ? { backend: (fingerprint: string) => queueBackend(redis, fingerprint, { onCounts: (c) => (counts = c) }) } : {}),
         modelPath,
         photographs,
         missing,
@@ -61,7 +67,7 @@ Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
         explain: opts.explain,
         workers,
         idFromUid: opts.idFromUid,
-        onProgress: () => bar.tick(),
+        onProgress: () => bar.tick(1, counts),
       });
       bar.stop();
       const ok = result.records.filter((r) => r.status === 'ok');

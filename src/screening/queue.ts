@@ -100,22 +100,38 @@ export async function queueBackend(redisUrl: string, fingerprint: string, opts: 
   const queue = new Queue<QueueJobData, ScreenOutcome>(name, { connection });
   const events = new QueueEvents(name, { connection });
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  const report = async () => opts.onCounts?.(await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'));
+  const capacity = opts.capacity ?? 256;
+  // Each job in flight waits with its own listeners (Job.waitUntilFinished).
+  queue.setMaxListeners(capacity + 16);
+  events.setMaxListeners(capacity + 16);
+  // The queue's counts for a progress display, at most every 250 ms.
+  let reported = 0;
+  const report = async () => {
+    if (!opts.onCounts || Date.now() - reported < 250) return;
+    reported = Date.now();
+    opts.onCounts(await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'));
+  };
   return {
     queue,
-    capacity: opts.capacity ?? 256,
+    capacity,
     async run(job: BackendJob): Promise<ScreenOutcome> {
       const jobId = jobIdOf(job);
-      // A failure of an earlier run is tried again (the file may have been fixed); a success is reused.
-      const earlier = await Job.fromId<QueueJobData, ScreenOutcome>(queue, jobId);
-      if (earlier && (await earlier.isFailed())) await earlier.remove();
       const data: QueueJobData = { path: job.path, source: job.source, sha256: job.sha256, modelFingerprint: fingerprint, explain: job.explain, thumbnailPx: job.thumbnailPx, ...(job.maxPixels ? { maxPixels: job.maxPixels } : {}) };
-      const added = await queue.add('screen', data, { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP, removeOnFail: KEEP });
+      const options = { jobId, attempts: 3, backoff: { type: 'exponential' as const, delay: 1000 }, removeOnComplete: KEEP, removeOnFail: KEEP };
+      const startedAt = Date.now();
       try {
-        const outcome = (await added.waitUntilFinished(events)) as ScreenOutcome;
-        return outcome;
+        // An id already in the queue is not added again: its result (or its wait) is shared.
+        return (await (await queue.add('screen', data, options)).waitUntilFinished(events)) as ScreenOutcome;
       } catch (e) {
-        return { ok: false, reason: (e as Error).message };
+        // A failure from an earlier run is tried once more (the file may have been fixed).
+        const earlier = await Job.fromId<QueueJobData, ScreenOutcome>(queue, jobId);
+        if (!earlier?.finishedOn || earlier.finishedOn >= startedAt) return { ok: false, reason: (e as Error).message };
+        await earlier.remove();
+        try {
+          return (await (await queue.add('screen', data, options)).waitUntilFinished(events)) as ScreenOutcome;
+        } catch (again) {
+          return { ok: false, reason: (again as Error).message };
+        }
       } finally {
         void report();
       }

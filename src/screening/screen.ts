@@ -35,8 +35,12 @@ export interface ScreenOptions {
   thumbnail?: number;
   /** Epoch ms after which nobody waits: stop at the next stage boundary with ScreeningStopped. */
   deadline?: number;
-  /** Cancelled when aborted: stop at the next stage boundary with ScreeningStopped. */
-  signal?: AbortSignal;
+  /**
+   * Set to non-zero (Atomics.store) when nobody waits any more, e.g. the client went away: the
+   * screening stops at the next stage boundary with ScreeningStopped. An Int32Array on a
+   * SharedArrayBuffer, so the thread that owns the request can cancel work running in a worker.
+   */
+  cancel?: Int32Array;
 }
 
 export interface Screening {
@@ -63,7 +67,7 @@ export interface Screening {
   thumbnail?: string | null;
 }
 
-/** The screening was stopped at its deadline or by its signal. */
+/** The screening was stopped at its deadline or cancelled. */
 export class ScreeningStopped extends Error {
   constructor() {
     super('screening stopped: nobody waits for it any more');
@@ -93,6 +97,7 @@ interface Prepared {
 async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenOptions): Promise<Prepared> {
   const t0 = performance.now();
   const decoded = await decodeFundus(photo.bytes, photo.source, model.info.input.size, { maxPixels: opts.maxPixels });
+  checkWanted(opts);
   const t1 = performance.now();
   const image = { format: decoded.format, width: decoded.sourceWidth, height: decoded.sourceHeight };
   const uid = decoded.sopInstanceUid !== undefined ? { sopInstanceUid: decoded.sopInstanceUid } : {};
@@ -115,7 +120,7 @@ async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenO
 }
 
 function checkWanted(opts: ScreenOptions): void {
-  if (opts.signal?.aborted || (opts.deadline !== undefined && Date.now() > opts.deadline)) throw new ScreeningStopped();
+  if ((opts.cancel && Atomics.load(opts.cancel, 0) !== 0) || (opts.deadline !== undefined && Date.now() > opts.deadline)) throw new ScreeningStopped();
 }
 
 /**

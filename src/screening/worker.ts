@@ -9,7 +9,7 @@ import { isUserError, type InputErrorKind } from '../core/index.ts';
 import { loadModel } from '../models/index.ts';
 import { screenPhotograph, ScreeningStopped, type ScreenOptions, type Screening } from './screen.ts';
 
-export interface ScreenJob extends Omit<ScreenOptions, 'signal'> {
+export interface ScreenJob extends ScreenOptions {
   bytes: Uint8Array;
   source: string;
 }

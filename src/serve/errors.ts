@@ -14,6 +14,7 @@ const REASONS: Record<number, string> = {
   400: 'Bad Request',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -31,13 +31,22 @@ export interface ServeLimits {
   workers?: number;
   /** Screenings allowed to wait (default: 4 per worker). */
   maxQueue?: number;
+  /** Open connections at once; more are refused by the socket layer (default 512). */
+  maxConnections: number;
+  /** A connection that sends nothing for this long is closed (idle keep-alive, stalled uploads), ms. */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServeLimits> = Object.freeze({
   maxBodyBytes: 20 * 1024 * 1024,
   maxPixels: 50_000_000,
   requestTimeoutMs: 30_000,
+  maxConnections: 512,
+  idleTimeoutMs: 10_000,
 });
+
+/** Host names the API answers by default: loopback only (a DNS-rebinding page gets 421). */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
 export interface ServerOptions {
   model: FundusModel;
@@ -52,6 +61,12 @@ export interface ServerOptions {
   logStream?: { write(line: string): void };
   /** A models/ folder whose packages the page may run in the browser (default: only the served model). */
   catalog?: string;
+  /**
+   * Host names (the Host header without its port) the server answers; anything else gets 421, so
+   * a web page that rebinds its own DNS name to this address cannot drive the API. Default
+   * LOOPBACK_HOSTS; add the names clients use when serving beyond this machine.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** A model the page may fetch: the served one, or a packaged one of the catalog. */
@@ -96,10 +111,15 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   const pool = new ScreeningPool({ modelPath: model.onnxPath, workers: limits.workers, maxQueue: limits.maxQueue });
   const startedAt = Date.now();
 
+  const allowedHosts = new Set((opts.allowedHosts ?? LOOPBACK_HOSTS).map((h) => h.toLowerCase()));
   const app = Fastify({
     bodyLimit: limits.maxBodyBytes,
-    // Slow or stalled uploads are cut off too (slowloris), not only slow screenings.
+    // Slow or stalled uploads are cut off too (slowloris), not only slow screenings; idle
+    // sockets are closed, and past maxConnections new ones are refused (the file-descriptor limit
+    // is never reached, so /healthz keeps answering).
     requestTimeout: limits.requestTimeoutMs + 30_000,
+    connectionTimeout: limits.idleTimeoutMs + limits.requestTimeoutMs + 30_000,
+    keepAliveTimeout: limits.idleTimeoutMs,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logger: opts.logLevel
@@ -121,6 +141,7 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
         }
       : false,
   });
+  app.server.maxConnections = limits.maxConnections;
   app.addHook('onClose', async () => pool.close());
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
@@ -134,6 +155,13 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
   // Any content type is taken as raw image bytes (sniffed below); multipart gets its own parser.
   // A body sent with no Content-Type at all is raw bytes too.
   app.addHook('onRequest', async (request) => {
+    const host = (request.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (!allowedHosts.has(host)) throw new HttpError(problem(421, `this server does not answer for host '${host.slice(0, 100)}' (dr-xai serve --allow-host adds names)`));
+    // Refused before the body is read when no screening could start: under overload the CPU
+    // goes to the screenings in hand, not to parsing uploads that would be turned away.
+    if (request.method === 'POST' && (request.url.startsWith('/v1/screen') || request.url.startsWith('/v1/explain')) && pool.running + pool.waiting >= pool.capacity) {
+      throw new HttpError(problem(503, 'server busy: the screening queue is full; retry in a moment'), { 'retry-after': '1', connection: 'close' });
+    }
     if (!request.headers['content-type'] && (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)) {
       request.headers['content-type'] = 'application/octet-stream';
     }
@@ -149,8 +177,13 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     const headers = error instanceof HttpError ? error.headers : {};
     let p: HttpProblem;
     if (error instanceof HttpError) p = error.problem;
-    else if (error.statusCode === 413 || error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    else if (error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       p = problem(413, `upload larger than the limit of ${limits.maxBodyBytes} bytes`);
+    } else if (error.code === 'FST_FILES_LIMIT' || error.code === 'FST_FIELDS_LIMIT' || error.code === 'FST_PARTS_LIMIT') {
+      p = problem(413, 'too many multipart parts: send one file part (and at most 4 small fields)');
+    } else if (/multipart|boundary|unexpected end of form|malformed part header/i.test(error.message)) {
+      // busboy's errors for a multipart body without a boundary, or one that ends early.
+      p = problem(400, `malformed multipart body (${error.message.split('\n')[0].slice(0, 200)})`);
     } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) p = problem(error.statusCode, error.message);
     else {
       request.log.error({ err: error }, 'internal error');
@@ -184,12 +217,20 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     if (!sniffImageFormat(bytes) && !isDicom(bytes)) throw new HttpError(problem(415, 'not a recognised image (expected PNG, JPEG, TIFF, WebP or DICOM); the type is read from the bytes, not the name or Content-Type'));
     const steps = explain && ['1', 'true'].includes(String((request.query as Record<string, unknown>).steps ?? ''));
     let outcome;
+    // A client that hangs up cancels its screening at the next stage boundary (in the worker).
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onClose = () => {
+      if (!reply.raw.writableEnded) Atomics.store(cancel, 0, 1);
+    };
+    request.raw.socket?.once('close', onClose);
     try {
-      outcome = await pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), source: 'upload', maxPixels: limits.maxPixels, explain, steps }, limits.requestTimeoutMs);
+      outcome = await pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), source: 'upload', maxPixels: limits.maxPixels, explain, steps, cancel }, limits.requestTimeoutMs);
     } catch (e) {
       if (e instanceof QueueFullError) throw new HttpError(problem(503, `${e.message}; retry in a moment`), { 'retry-after': '1' });
       if (e instanceof ScreeningTimeoutError) throw new HttpError(problem(504, `${e.message}; the server is overloaded or the image is unusually large`));
       throw e;
+    } finally {
+      request.raw.socket?.off('close', onClose);
     }
     if (!outcome.ok) throw new HttpError(outcomeProblem(outcome));
     // The API's shape: grade probabilities under their name; the DICOM UID and thumbnails stay out.

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { screenFiles, screenPhotograph } from '../../src/screening/index.ts';
+import { screenFiles, screenPhotograph, ScreeningStopped } from '../../src/screening/index.ts';
 import { ROOT, SMALL_MODEL, smallModel, testServer } from '../serve/helpers.ts';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'screening');
@@ -79,4 +79,14 @@ test('the same photograph gets the same probability from the library, evaluate, 
     assert.ok(row, `evaluate scored ${f}`);
     assert.ok(Math.abs(Number(row[3]) - lib.get(f)!) < TOL, `evaluate ${f}: ${row[3]} vs ${lib.get(f)}`);
   }
+});
+
+test('a cancelled screening stops with ScreeningStopped (the server sets the flag when its client hangs up)', async () => {
+  const model = await smallModel();
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  Atomics.store(cancel, 0, 1);
+  await assert.rejects(screenPhotograph(model, { source: 'p.png', bytes: readFileSync(path.join(FIX, 'phantom.png')) }, { cancel }), ScreeningStopped);
+  Atomics.store(cancel, 0, 0);
+  const s = await screenPhotograph(model, { source: 'p.png', bytes: readFileSync(path.join(FIX, 'phantom.png')) }, { cancel });
+  assert.equal(typeof s.probability, 'number');
 });

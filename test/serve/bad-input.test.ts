@@ -115,6 +115,24 @@ describe('bad-input corpus', () => {
     assert.ok(performance.now() - t0 < 2000);
   });
 
+  test('hostile requests: foreign Host, multipart without a boundary or cut short, too many fields', async () => {
+    const rebinding = await app.inject({ method: 'POST', url: '/v1/screen', payload: good, headers: { host: 'evil.example:8080', 'content-type': 'image/png' } });
+    assert.equal(rebinding.statusCode, 421);
+    assert.match(ErrorResponse.parse(rebinding.json()).message, /does not answer for host 'evil\.example'/);
+    assert.equal((await app.inject({ method: 'GET', url: '/healthz', headers: { host: '127.0.0.1:9' } })).statusCode, 200);
+    const noBoundary = await app.inject({ method: 'POST', url: '/v1/screen', payload: 'x', headers: { 'content-type': 'multipart/form-data' } });
+    assert.equal(noBoundary.statusCode, 400, noBoundary.body);
+    assert.match(ErrorResponse.parse(noBoundary.json()).message, /multipart/i);
+    const form = multipart(good, 'p.png', 'image/png');
+    const cut = await app.inject({ method: 'POST', url: '/v1/screen', payload: form.body.subarray(0, form.body.length - 200), headers: { 'content-type': form.contentType } });
+    assert.equal(cut.statusCode, 400, cut.body);
+    const boundary = '----drxaifields';
+    const fields = Array.from({ length: 100 }, (_, i) => `--${boundary}\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\nv\r\n`).join('');
+    const many = await app.inject({ method: 'POST', url: '/v1/screen', payload: `${fields}--${boundary}--\r\n`, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    assert.equal(many.statusCode, 413, many.body);
+    assert.match(ErrorResponse.parse(many.json()).message, /too many multipart parts/);
+  });
+
   test('the server is still healthy and screens a good image after the corpus', async () => {
     assert.equal((await app.inject('/healthz')).statusCode, 200);
     const res = await post(good);

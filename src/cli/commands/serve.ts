@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
 import { loadModel, defaultModelPath, MODELS_DIR } from '../../models/index.ts';
-import { createServer, DEFAULT_LIMITS, pageMissingMessage } from '../../serve/index.ts';
+import { createServer, DEFAULT_LIMITS, LOOPBACK_HOSTS, pageMissingMessage } from '../../serve/index.ts';
 import { numberOption } from '../options.ts';
 
 interface ServeCliOptions {
@@ -14,6 +14,8 @@ interface ServeCliOptions {
   timeoutMs: string;
   workers?: string;
   queue?: string;
+  allowHost?: string[];
+  maxConnections: string;
   log: string;
 }
 
@@ -30,6 +32,8 @@ export function register(program: Command): void {
     .option('--timeout-ms <n>', 'per-request limit (queue wait + screening)', String(DEFAULT_LIMITS.requestTimeoutMs))
     .option('--workers <n>', 'screenings at once (default: CPU cores)')
     .option('--queue <n>', 'screenings allowed to wait before 503 (default: 4 per worker)')
+    .option('--allow-host <name...>', 'also answer for these host names (default: loopback only; needed with --host 0.0.0.0)')
+    .option('--max-connections <n>', 'open connections at once', String(DEFAULT_LIMITS.maxConnections))
     .option('--log <level>', 'log level: info, warn, error or silent', 'info')
     .action(async (opts: ServeCliOptions) => {
       opts.model ??= await defaultModelPath('referable');
@@ -41,6 +45,8 @@ export function register(program: Command): void {
         model,
         // The page's browser mode may run any packaged model; the API screens with --model.
         catalog: MODELS_DIR,
+        // Loopback, the address listened on when it is a specific one, and the names given.
+        allowedHosts: [...LOOPBACK_HOSTS, ...(['0.0.0.0', '::'].includes(opts.host) ? [] : [opts.host]), ...(opts.allowHost ?? [])],
         corsOrigin: opts.corsOrigin,
         logLevel: opts.log === 'silent' ? false : (opts.log as 'info' | 'warn' | 'error'),
         limits: {
@@ -49,6 +55,7 @@ export function register(program: Command): void {
           requestTimeoutMs: numberOption(opts.timeoutMs, '--timeout-ms', { integer: true, min: 1 }),
           workers: opts.workers === undefined ? undefined : numberOption(opts.workers, '--workers', { integer: true, min: 1 }),
           maxQueue: queue,
+          maxConnections: numberOption(opts.maxConnections, '--max-connections', { integer: true, min: 1 }),
         },
       });
       const missing = pageMissingMessage(app);

@@ -31,10 +31,28 @@ export function reference(script: string, args: string[]): Measure {
   return runJson('/usr/bin/python3', [script, ...args]);
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** The median; of an even count, the mean of the middle two (not the larger one). */
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Whether Debian's python3 can import torch: the reference side needs it (apt-get install python3-torch). */
+function torchAvailable(): boolean {
+  return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+}
 
 /** Alternate ours / PyTorch `rounds` times per setting and print a table with ratios. */
 export function compare(title: string, settings: { label: string; args: string[] }[], oursScript: string, refScript: string, rounds: number): void {
+  if (!torchAvailable()) {
+    console.log(`${title}: the PyTorch reference is skipped (/usr/bin/python3 cannot import torch; apt-get install -y python3-torch); our side only, no ratio`);
+    for (const s of settings) {
+      const a = Array.from({ length: rounds }, () => ours(oursScript, s.args));
+      console.log(`${s.label.padEnd(18)} ours ${median(a.map((m) => m.imgPerSec)).toFixed(2)} img/s, peak RSS ${Math.max(...a.map((m) => m.peakRssMB)).toFixed(0)} MB`);
+    }
+    return;
+  }
   console.log(`${title} (rounds=${rounds}, alternating; medians; ratios > 1 favour ours for speed, < 1 for RSS)`);
   console.log('setting            ours img/s  torch img/s  speed ratio  CPU-time ratio  ours RSS MB  torch RSS MB  RSS ratio');
   for (const s of settings) {

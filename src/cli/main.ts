@@ -18,6 +18,7 @@ import { register as registerCam } from './commands/cam.ts';
 import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerModels } from './commands/models.ts';
+import { register as registerProfile } from './commands/profile.ts';
 
 const program = new Command();
 program
@@ -45,6 +46,7 @@ const commands: Array<(p: Command) => void> = [
   registerCamScore,
   registerServe,
   registerModels,
+  registerProfile,
 ];
 for (const register of commands) register(program);
 

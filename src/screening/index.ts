@@ -8,3 +8,4 @@ export { screenFiles, type FileToScreen, type FileScreening, type ScreenFilesOpt
 export { expandInputs, PHOTOGRAPH_EXTENSIONS, type PhotographPath, type ExpandedInputs } from './inputs.ts';
 export { screenBatch, localBackend, resultsCsv, RESULT_COLUMNS, type ScreenBatchOptions, type ScreenBatchResult, type ScreenRecord, type ScreeningBackend, type BackendJob } from './batch.ts';
 export { queueBackend, startQueueWorker, queueName, redisConnection, QUEUE_PREFIX, type QueueJobData, type QueueWorker, type QueueWorkerOptions } from './queue.ts';
+export { profileModel, type ModelProfile, type LatencyFigures, type ProfileOptions } from './profile.ts';

@@ -16,7 +16,9 @@ function run(args: string[]): { home: string[]; temp: string[] } {
   const home = mkdtempSync(path.join(tmpdir(), 'drxai-home-'));
   const temp = mkdtempSync(path.join(tmpdir(), 'drxai-tmp-'));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMPDIR: temp };
+  // ONNX Runtime also stays quiet when CI is set (as .ci/run does): unset it, as on a user's machine.
   delete env.ORT_DISABLE_TELEMETRY;
+  delete env.CI;
   const r = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return { home: readdirSync(home, { recursive: true }).map(String), temp: readdirSync(temp).filter((f) => f.startsWith('mat-debug')) };

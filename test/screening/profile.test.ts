@@ -1,0 +1,31 @@
+// `dr-xai profile --json`: one object per model in the order given, with the documented fields
+// measured (positive, consistent with each other), each model in its own process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT, SMALL_MODEL } from '../serve/helpers.ts';
+
+test('profile --json: per model, in order, latency p50 <= p95, images/s, RSS and size', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-profile-'));
+  const copy = path.join(dir, 'copy.onnx');
+  copyFileSync(SMALL_MODEL, copy);
+  copyFileSync(SMALL_MODEL.replace(/\.onnx$/, '.json'), path.join(dir, 'copy.json'));
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'dr-xai.js'), 'profile', '--model', SMALL_MODEL, '--compare', copy, '--json', '--runs', '4'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const profiles = JSON.parse(r.stdout);
+  assert.deepEqual(profiles.map((p: { model: string }) => p.model), [SMALL_MODEL, copy]);
+  for (const p of profiles) {
+    for (const k of ['latency_ms_p50', 'latency_ms_p95', 'images_per_s', 'peak_rss_mb', 'size_mb']) assert.ok(typeof p[k] === 'number' && p[k] > 0, `${k} = ${p[k]}`);
+    assert.ok(p.latency_ms_p50 <= p.latency_ms_p95);
+    assert.equal(p.size_mb, statSync(SMALL_MODEL).size / 1e6);
+    assert.deepEqual(p.latency.map((l: { batch: number; threads: number }) => [l.batch, l.threads]), [[1, 1], [8, 1], [1, p.cores], [8, p.cores]]);
+    assert.ok(p.stages_ms.decode > 0 && p.stages_ms.preprocess > 0 && p.stages_ms.infer > 0 && p.stages_ms.explain > 0);
+    assert.ok(p.peak_rss_mb < 2000, 'each model in its own process');
+  }
+  const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'dr-xai.js'), 'profile', '--model', path.join(dir, 'none.onnx')], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr.trim(), /^dr-xai: error: .*none\.json: model sidecar \(JSON next to the \.onnx\) not found$/);
+});

@@ -12,14 +12,14 @@ import { writeFileAtomic } from './fs.ts';
 
 const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml' };
 
-export const REPORT_CSS = `body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1d232a}
+const REPORT_CSS = `body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1d232a}
 table{border-collapse:collapse;margin:1rem 0;font-size:13px}th,td{border:1px solid #d0d7de;padding:.3rem .55rem;text-align:left;vertical-align:middle}
 th{background:#f3f5f7;cursor:pointer;user-select:none}th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
 img{max-width:100%}blockquote{margin:1rem 0;padding:.6rem 1rem;background:#fff4e5;border-left:4px solid #d9822b}
 code{background:#f3f5f7;padding:0 .2rem;border-radius:3px}.disclaimer{font-weight:600}`;
 
 /** Click a header to sort its table by that column (numbers numerically, blanks last). */
-export const SORT_SCRIPT = `document.querySelectorAll('table').forEach(function(t){var hs=t.querySelectorAll('thead th');hs.forEach(function(h,i){h.addEventListener('click',function(){var dir=h.dataset.dir==='asc'?'desc':'asc';hs.forEach(function(o){delete o.dataset.dir});h.dataset.dir=dir;var b=t.tBodies[0];var rows=Array.prototype.slice.call(b.rows);var key=function(r){var c=r.cells[i];var v=c?(c.dataset.sort!==undefined?c.dataset.sort:c.textContent.trim()):'';var n=parseFloat(v);return v===''?null:(isNaN(n)||!/^[-+.\\d]/.test(v)?v.toLowerCase():n)};rows.sort(function(a,c){var x=key(a),y=key(c);if(x===null)return 1;if(y===null)return -1;if(typeof x===typeof y)return (x<y?-1:x>y?1:0)*(dir==='asc'?1:-1);return typeof x==='number'?-1:1});rows.forEach(function(r){b.appendChild(r)})})})})`;
+const SORT_SCRIPT = `document.querySelectorAll('table').forEach(function(t){var hs=t.querySelectorAll('thead th');hs.forEach(function(h,i){h.addEventListener('click',function(){var dir=h.dataset.dir==='asc'?'desc':'asc';hs.forEach(function(o){delete o.dataset.dir});h.dataset.dir=dir;var b=t.tBodies[0];var rows=Array.prototype.slice.call(b.rows);var key=function(r){var c=r.cells[i];var v=c?(c.dataset.sort!==undefined?c.dataset.sort:c.textContent.trim()):'';var n=parseFloat(v);return v===''?null:(isNaN(n)||!/^[-+.\\d]/.test(v)?v.toLowerCase():n)};rows.sort(function(a,c){var x=key(a),y=key(c);if(x===null)return 1;if(y===null)return -1;if(typeof x===typeof y)return (x<y?-1:x>y?1:0)*(dir==='asc'?1:-1);return typeof x==='number'?-1:1});rows.forEach(function(r){b.appendChild(r)})})})})`;
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 

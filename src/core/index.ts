@@ -7,7 +7,7 @@ export { writeFileAtomic, readFileOrFail, assertDirectory } from './fs.ts';
 export { progressBar, type Progress } from './progress.ts';
 export { decodeImage, encodePng, writePng, sniffImageFormat, DEFAULT_MAX_PIXELS, type RgbImage, type ImageLimits, type ImageFormat } from './image.ts';
 export { isDicom, readDicomPhotograph, type DicomPhotograph } from './dicom.ts';
-export { checkImageGeometry, MAX_ASPECT_RATIO } from './limits.ts';
+export { checkImageGeometry } from './limits.ts';
 export { toCsv, type CsvValue } from './csv.ts';
 export { DISCLAIMER } from './disclaimer.ts';
 export { writeHtmlReport, htmlPage, escapeHtml } from './html-report.ts';

@@ -27,7 +27,7 @@ export function makeCamMethod(name: CamMethodName, variant: CamVariant, size: nu
 }
 
 /** Upsample a layer-resolution map to the input and normalise, in the method's variant. */
-export function camToInputMap(lowRes: Float32Array, width: number, height: number, size: number, variant: CamVariant): Float32Array {
+function camToInputMap(lowRes: Float32Array, width: number, height: number, size: number, variant: CamVariant): Float32Array {
   if (variant === 'pytorch-grad-cam') {
     // scale_cam_image at the layer's size, cv2.resize, then aggregate_multi_layers' second scale.
     return normaliseMinMax(resizeBilinear(normaliseMinMax(lowRes.slice(), 1e-7), width, height, size, size), 1e-7);

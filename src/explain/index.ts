@@ -4,7 +4,7 @@
  * Research decision support only: a heat map shows what the model used, not where disease is.
  */
 export { CamExplainer, explanationGraph, defaultExplainLayer, type ExplanationGraph, type Attribution, type ExplainerOptions, type ForwardScores, type GradientSource } from './explainer.ts';
-export { camFromLayer, camToInputMap, makeCamMethod, heatRgbaOnRetina, mapToGrey, type CamFromLayer } from './cam-map.ts';
+export { camFromLayer, makeCamMethod, heatRgbaOnRetina, mapToGrey, type CamFromLayer } from './cam-map.ts';
 export { CAM_METHODS, parseMethod, type CamMethodName, type CamVariant } from './methods.ts';
 export { DEFAULT_CAM_METHOD } from './explainer.ts';
 export { REFERABLE_TARGET, parseTarget, targetLabel, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';

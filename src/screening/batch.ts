@@ -105,7 +105,7 @@ export interface ScreenBatchResult {
   files: { jsonl: string; csv: string; html: string };
 }
 
-export const RESULT_COLUMNS = [
+const RESULT_COLUMNS = [
   'id', 'status', 'probability', 'referable', 'gradable', 'reasons', 'error', 'retina_fraction', 'exposure_mean', 'dark_fraction',
   'saturated_fraction', 'sharpness', 'width', 'height', 'format', 'model', 'threshold', 'sha256', 'heatmap',
 ] as const;
@@ -245,7 +245,7 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
   return { records, screened, resumed, failed, files };
 }
 
-export function resultsCsv(records: ScreenRecord[]): string {
+function resultsCsv(records: ScreenRecord[]): string {
   const grade = records.some((r) => r.gradeProbabilities);
   const header = [...RESULT_COLUMNS, ...(grade ? ['p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4'] : [])];
   return toCsv(

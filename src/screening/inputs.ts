@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { glob, isDynamicPattern } from 'tinyglobby';
 
 /** Extensions taken from folders and globs (case-insensitive). Files named one by one may be anything. */
-export const PHOTOGRAPH_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.dcm', '.dicom'];
+const PHOTOGRAPH_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.dcm', '.dicom'];
 
 export interface PhotographPath {
   /** The path as given (or joined under the folder / CSV given). */

@@ -24,7 +24,7 @@ import type { BackendJob, ScreeningBackend } from './batch.ts';
 import { ScreeningPool } from './pool.ts';
 import type { ScreenOutcome } from './worker.ts';
 
-export const QUEUE_PREFIX = 'dr-xai-screen';
+const QUEUE_PREFIX = 'dr-xai-screen';
 
 /** The queue of a model: every job in it is screened with exactly that package. */
 export function queueName(fingerprint: string): string {
@@ -43,7 +43,7 @@ export interface QueueJobData {
 }
 
 /** ioredis options from a redis:// or rediss:// URL (user, password, database number, TLS). */
-export function redisConnection(url: string): ConnectionOptions {
+function redisConnection(url: string): ConnectionOptions {
   let u: URL;
   try {
     u = new URL(url);

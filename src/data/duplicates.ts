@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { decodeImage, progressBar, readFileOrFail } from '../core/index.ts';
+import { decodeImage, isUserError, progressBar, readFileOrFail } from '../core/index.ts';
 import type { Sample } from './types.ts';
 
 /** Images whose decoded pixels are identical, under different ids. */
@@ -15,6 +15,11 @@ export interface DuplicateOptions {
   /** Images decoded at once (sharp decodes on libuv's thread pool, so this is real parallelism). */
   jobs?: number;
   quiet?: boolean;
+  /**
+   * Called for each image that cannot be decoded, with its one-line reason; the image is then in
+   * no group and the scan goes on. Without it, the first such image stops the scan.
+   */
+  onUnreadable?: (sample: Sample, reason: string) => void;
 }
 
 /**
@@ -42,7 +47,8 @@ async function mapConcurrent<T, R>(items: readonly T[], jobs: number, fn: (item:
 
 /**
  * Groups of samples with identical decoded pixels (only groups of two or more), sorted by
- * their first id. Every image is decoded once; a corrupt image stops with its file named.
+ * their first id. Every image is decoded once; a corrupt image stops with its file named unless
+ * `onUnreadable` takes it.
  */
 export async function findDuplicateGroups(samples: readonly Sample[], opts: DuplicateOptions = {}): Promise<DuplicateGroup[]> {
   // Twice the cores: while one image is read from disk another is decoding.
@@ -51,7 +57,14 @@ export async function findDuplicateGroups(samples: readonly Sample[], opts: Dupl
   let hashes: string[];
   try {
     hashes = await mapConcurrent(samples, jobs, async (s) => {
-      const h = await pixelHash(s.path);
+      let h: string;
+      try {
+        h = await pixelHash(s.path);
+      } catch (e) {
+        if (!opts.onUnreadable || !isUserError(e)) throw e;
+        opts.onUnreadable(s, e.message);
+        h = `unreadable:${s.id}`; // a group of its own
+      }
       bar.tick();
       return h;
     });

@@ -262,17 +262,42 @@ async function loadGeneric(root: string): Promise<Loaded> {
   return { samples, skipped: [] };
 }
 
-async function listImages(dir: string): Promise<string[]> {
-  return (await fsp.readdir(dir, { withFileTypes: true }))
-    .filter((d) => d.isFile() && IMAGE_EXTENSION.test(d.name))
-    .map((d) => d.name)
-    .sort();
+/** Files the folder format does not read, by kind, so a user sees what was left behind. */
+const NOT_READ = /\.(svg|gif|webp|bmp|heic|heif|jp2|j2k|dcm|dicom)$/i;
+
+/**
+ * The PNG/JPEG/TIFF files directly in `dir` (symbolic links to files included), sorted, and
+ * counts of what was not taken: other image formats, broken links, sub-folders.
+ */
+async function listImages(dir: string): Promise<{ names: string[]; skipped: Dataset['skipped'] }> {
+  const names: string[] = [];
+  const skipped = new Map<string, number>();
+  const skip = (reason: string) => skipped.set(reason, (skipped.get(reason) ?? 0) + 1);
+  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (d.name.startsWith('.')) continue;
+    let isFile = d.isFile();
+    if (d.isSymbolicLink()) {
+      const target = await fsp.stat(path.join(dir, d.name)).catch(() => null);
+      if (!target) {
+        skip('broken symbolic link(s)');
+        continue;
+      }
+      isFile = target.isFile();
+    }
+    if (!isFile) {
+      if (d.isDirectory() || d.isSymbolicLink()) skip('sub-folder(s) (the folder format is not recursive; `dr-xai screen` is)');
+      continue;
+    }
+    if (IMAGE_EXTENSION.test(d.name)) names.push(d.name);
+    else if (NOT_READ.test(d.name)) skip(`${path.extname(d.name).slice(1).toUpperCase()} file(s) (the folder format reads PNG, JPEG and TIFF)`);
+  }
+  return { names: names.sort(), skipped: [...skipped].map(([reason, count]) => ({ reason, count })) };
 }
 
 async function loadFolder(root: string): Promise<Loaded> {
   await assertDirectory(root, 'image folder');
-  const names = await listImages(root);
-  if (names.length === 0) throw new DrXaiError('no PNG, JPEG or TIFF images in this folder', { file: root });
+  const { names, skipped } = await listImages(root);
+  if (names.length === 0) throw new DrXaiError(`no PNG, JPEG or TIFF images in this folder${skipped.length ? ` (${skipped.map((s) => `${s.count} ${s.reason}`).join(', ')})` : ''}`, { file: root });
   const byId = new Map<string, string>();
   const samples: Sample[] = [];
   for (const name of names) {
@@ -282,7 +307,7 @@ async function loadFolder(root: string): Promise<Loaded> {
     byId.set(id, name);
     samples.push({ id, path: path.join(root, name), grade: null });
   }
-  return { samples, skipped: [] };
+  return { samples, skipped };
 }
 
 const LOADERS: Record<DatasetFormat, (root: string) => Promise<Loaded>> = {
@@ -323,7 +348,7 @@ export async function detectFormat(root: string): Promise<DatasetFormat> {
   if (matched.length > 1) {
     throw new DrXaiError(`ambiguous data set layout: matches ${matched.join(' and ')}; pass --format`, { file: abs });
   }
-  if ((await listImages(abs)).length > 0) return 'folder';
+  if ((await listImages(abs)).names.length > 0) return 'folder';
   throw new DrXaiError(
     `unknown data set layout: looked for ${SIGNATURES.map((s) => s.lookedFor).join('; ')}; or PNG/JPEG/TIFF images for the folder format`,
     { file: abs },

@@ -4,7 +4,7 @@
  * deletion/insertion faithfulness of each map against a random pixel order.
  */
 import path from 'node:path';
-import { Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { DrXaiError, isUserError, Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { decideFromLogits } from '../models/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
 import { composeBoard, type BoardCell } from './board.ts';
@@ -57,6 +57,8 @@ export interface CamCaseResult {
 
 export interface CamReport {
   cases: CamCaseResult[];
+  /** Cases whose photograph could not be read or has no retina, with the reason; the rest went on. */
+  failed: Array<{ id: string; reason: string }>;
   files: string[];
   /** Mean AUCs over the cases, when faithfulness was measured. */
   faithfulness?: { deletionAuc: number; insertionAuc: number; randomDeletionAuc: number; randomInsertionAuc: number };
@@ -75,8 +77,17 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
   const cells: BoardCell[] = [];
   const results: CamCaseResult[] = [];
   const files: string[] = [];
+  const failed: CamReport['failed'] = [];
   for (const c of cases) {
-    const pre = await preprocessFile(c.path, config);
+    let pre: Awaited<ReturnType<typeof preprocessFile>>;
+    try {
+      pre = await preprocessFile(c.path, config);
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      failed.push({ id: c.id, reason: e.message });
+      bar.tick();
+      continue;
+    }
     const [a] = await explainer.attribute([pre.image], { target });
     // The screening's decision rule (src/models/decision.ts): none for an ungradable photograph.
     const [d] = decideFromLogits(explainer.info, a.logits, [pre.quality.gradable]);
@@ -99,10 +110,11 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
     bar.tick();
   }
   bar.stop();
+  if (results.length === 0) throw new DrXaiError(`no case could be explained; first reason: ${failed[0]?.reason ?? 'no cases'}`);
   const board = path.join(opts.outDir, 'board.png');
   await writeFileAtomic(board, await composeBoard(cells, { title: `${explainer.method.name} for ${targetLabel(target)}: ${path.basename(explainer.onnxPath)} (original | overlay)`, footer: [opts.disclaimer], columns: 2 }));
   files.push(board);
-  const report: CamReport = { cases: results, files };
+  const report: CamReport = { cases: results, failed, files };
   const measured = results.filter((r) => r.faithfulness);
   if (measured.length) {
     const mean = (f: (r: CamCaseResult) => number) => measured.reduce((s, r) => s + f(r), 0) / measured.length;
@@ -138,6 +150,7 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
     '',
     '![board](board.png)',
     '',
+    ...(failed.length ? [`## Not explained (${failed.length})`, '', '| id | reason |', '|---|---|', ...failed.map((f) => `| ${f.id} | ${f.reason.replace(/\|/g, '\\|')} |`), ''] : []),
   ].join('\n');
   const mdFile = path.join(opts.outDir, 'report.md');
   await writeFileAtomic(mdFile, md);

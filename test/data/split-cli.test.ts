@@ -52,3 +52,37 @@ test('dr-xai split: 90/10/0 split of an aptos224 folder with a duplicate pair; b
   assert.equal(both.status, 1);
   assert.match(both.stderr, /give either --fractions or --val\/--test, not both/);
 });
+
+test('dr-xai split: a corrupt image is named and left out, the rest is split (exit 1); the folder format says what it did not read', async (t) => {
+  const root = tempDir(t);
+  const rows = ['id_code,diagnosis'];
+  for (let i = 0; i < 12; i++) {
+    const id = `img${String(i).padStart(2, '0')}`;
+    rows.push(`${id},${i % 5}`);
+    await writeImage(path.join(root, 'images', `${id}.png`), [i * 10, 50, 100]);
+  }
+  writeFileSync(path.join(root, 'images', 'img05.png'), 'not a png any more');
+  writeFileSync(path.join(root, 'labels.csv'), `${rows.join('\n')}\n`);
+  const out = path.join(root, 'split.csv');
+  const r = drXai(['split', '--data', root, '--fractions', '0.8,0.2,0', '--quiet', '--out', out]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /1 image\(s\) could not be read and are left out of the split:\n {2}.*img05\.png: not a recognised image/);
+  const ids = readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+  assert.equal(ids.length, 11);
+  assert.ok(!ids.includes('img05'));
+
+  const { loadDataset } = await import('../../src/data/index.ts');
+  const folder = path.join(root, 'folder');
+  await writeImage(path.join(folder, 'a.png'), [10, 20, 30]);
+  writeFileSync(path.join(folder, 'b.gif'), 'GIF89a');
+  writeFileSync(path.join(folder, 'c.svg'), '<svg/>');
+  (await import('node:fs')).symlinkSync(path.join(folder, 'a.png'), path.join(folder, 'link.png'));
+  (await import('node:fs')).symlinkSync(path.join(folder, 'gone.png'), path.join(folder, 'broken.png'));
+  const ds = await loadDataset(folder, 'folder');
+  assert.deepEqual(ds.samples.map((s) => s.id), ['a', 'link']);
+  assert.deepEqual(ds.skipped.map((s) => `${s.count} ${s.reason}`).sort(), [
+    '1 GIF file(s) (the folder format reads PNG, JPEG and TIFF)',
+    '1 SVG file(s) (the folder format reads PNG, JPEG and TIFF)',
+    '1 broken symbolic link(s)',
+  ]);
+});

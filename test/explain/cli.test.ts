@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -93,4 +93,17 @@ test('bad input: a missing folder, a missing mask and a bad option each give one
   const c = cli('cam', '--model', model, '--data', phantoms, '--n', 'x');
   assert.equal(c.code, 1);
   assert.match(c.stderr, /--n must be an integer >= 1, got 'x'/);
+});
+
+test('dr-xai cam: a photograph that cannot be read is named and the other cases are still explained (exit 1)', async () => {
+  const data = path.join(tmp, 'phantoms-bad');
+  await writePhantomDataset(data, { n: 6, seed: 5, size: 64 });
+  const images = readdirSync(path.join(data, 'images')).sort();
+  writeFileSync(path.join(data, 'images', images[0]), 'broken');
+  const r = cli('cam', '--model', model, '--data', data, '--n', '6', '--out-dir', path.join(tmp, 'cams-bad'), '--threads', '1', '--quiet');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`1 case\\(s\\) could not be explained:\\n {2}.*${images[0].replace('.', '\\.')}: not a recognised image`));
+  const rows = readFileSync(path.join(tmp, 'cams-bad', 'cams.csv'), 'utf8').trim().split('\n');
+  assert.ok(rows.length >= 2, 'the readable cases were explained');
+  assert.match(readFileSync(path.join(tmp, 'cams-bad', 'report.md'), 'utf8'), /## Not explained \(1\)/);
 });

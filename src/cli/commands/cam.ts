@@ -79,6 +79,10 @@ export function register(program: Command): void {
           );
         }
         process.stdout.write(`wrote ${report.files.length} files to ${opts.outDir} (board: ${path.join(opts.outDir, 'board.png')}, report: ${path.join(opts.outDir, 'report.html')})\n${DISCLAIMER}\n`);
+        if (report.failed.length > 0) {
+          process.stderr.write(`${report.failed.length} case(s) could not be explained:\n${report.failed.map((f) => `  ${f.reason}`).join('\n')}\n`);
+          process.exitCode = 1;
+        }
       } finally {
         await explainer.release();
       }

@@ -103,6 +103,7 @@ metrics and listed, never scored as negatives. ${DISCLAIMER}`,
         storedThreshold = model.info.operatingPoint.threshold;
       }
       const dataset = await loadDataset(opts.data, parseFormat(opts.format));
+      for (const s of dataset.skipped) process.stderr.write(`skipped by the loader: ${s.count} ${s.reason}\n`);
       const subsets: Record<string, Sample[]> = {};
       if (opts.split) {
         const assignment = await readSplitCsv(opts.split, dataset);

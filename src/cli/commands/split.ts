@@ -14,6 +14,7 @@ import {
   summarizeSplit,
   validateFractions,
   writeSplitCsv,
+  type Sample,
 } from '../../data/index.ts';
 import { numberOption } from '../options.ts';
 
@@ -68,7 +69,15 @@ export function register(program: Command): void {
       const dataset = await loadDataset(opts.data, parseFormat(opts.format));
       const skipped = dataset.skipped.map((s) => `, skipped ${s.count} ${s.reason}`).join('');
       process.stdout.write(`${dataset.name}: ${dataset.format}, ${dataset.samples.length} images${skipped}\n`);
-      const groups = await findDuplicateGroups(dataset.samples, { jobs, quiet: opts.quiet });
+      // An image that cannot be read is named and left out of the split; the rest is split.
+      const unreadable = new Map<Sample, string>();
+      const groups = await findDuplicateGroups(dataset.samples, { jobs, quiet: opts.quiet, onUnreadable: (s, reason) => unreadable.set(s, reason) });
+      if (unreadable.size > 0) {
+        dataset.samples = dataset.samples.filter((s) => !unreadable.has(s));
+        process.stderr.write(`${unreadable.size} image(s) could not be read and are left out of the split:\n${[...unreadable.values()].map((r) => `  ${r}`).join('\n')}\n`);
+        process.exitCode = 1;
+        if (dataset.samples.length === 0) throw new DrXaiError('no readable image left to split');
+      }
       if (folds !== undefined) {
         const assignments = stratifiedFolds(dataset.samples, folds, { seed, task, groupBy: groups });
         for (const [i, a] of assignments.entries()) {

@@ -26,19 +26,25 @@ export interface ExpandedInputs {
   photographs: PhotographPath[];
   /** Arguments that named nothing, with the reason. */
   missing: Array<{ id: string; reason: string }>;
+  /** Files in the folders given that are not photographs by their extension, counted by extension (name them one by one to screen them anyway). */
+  skipped: Record<string, number>;
 }
 
 const isPhotograph = (name: string) => PHOTOGRAPH_EXTENSIONS.includes(path.extname(name).toLowerCase());
 
-async function walk(dir: string, shown: string, out: PhotographPath[]): Promise<void> {
+async function walk(dir: string, shown: string, out: PhotographPath[], skipped: Record<string, number>): Promise<void> {
   // Code-point order, not the locale's: the same listing on every machine.
   const entries = (await fsp.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
     const id = path.join(shown, e.name);
-    if (e.isDirectory()) await walk(full, id, out);
+    if (e.isDirectory()) await walk(full, id, out, skipped);
     else if (isPhotograph(e.name) && (e.isFile() || e.isSymbolicLink())) out.push({ id, path: full });
+    else if (e.isFile()) {
+      const ext = path.extname(e.name).toLowerCase() || '(none)';
+      skipped[ext] = (skipped[ext] ?? 0) + 1;
+    }
   }
 }
 
@@ -59,12 +65,13 @@ async function csvPaths(file: string): Promise<PhotographPath[]> {
 export async function expandInputs(args: string[], cwd = process.cwd()): Promise<ExpandedInputs> {
   const photographs: PhotographPath[] = [];
   const missing: ExpandedInputs['missing'] = [];
+  const skipped: Record<string, number> = {};
   for (const arg of args) {
     const abs = path.resolve(cwd, arg);
     const stat = await fsp.stat(abs).catch(() => null);
     if (stat?.isDirectory()) {
       const before = photographs.length;
-      await walk(abs, arg, photographs);
+      await walk(abs, arg, photographs, skipped);
       if (photographs.length === before) missing.push({ id: arg, reason: `no photographs (${PHOTOGRAPH_EXTENSIONS.join(' ')}) in this folder` });
     } else if (stat?.isFile()) {
       if (path.extname(arg).toLowerCase() === '.csv') {
@@ -81,5 +88,5 @@ export async function expandInputs(args: string[], cwd = process.cwd()): Promise
     }
   }
   const seen = new Set<string>();
-  return { photographs: photographs.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true))), missing };
+  return { photographs: photographs.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true))), missing, skipped };
 }

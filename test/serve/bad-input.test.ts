@@ -1,62 +1,15 @@
 /**
- * A corpus of bad uploads, generated here (nothing big is committed), each answered with the
- * right 4xx and a message naming the problem; the server stays healthy after all of them.
+ * A corpus of bad uploads, generated here (nothing big is committed; the PNG generators are the
+ * hostile corpus's, scripts/hostile-corpus.ts), each answered with the right 4xx and a message
+ * naming the problem; the server stays healthy after all of them.
  */
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { ErrorResponse } from '../../src/serve/index.ts';
 import { multipart, phantomJpeg, phantomPng, testServer } from './helpers.ts';
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
-/**
- * A valid PNG of width x height, 1-bit palette (black/white), all zero: a few tens of kB on disk
- * that a decoder to 8-bit RGB would turn into width*height*3 bytes (1.2 GB at 20000x20000).
- */
-function bombPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 3; // palette
-  const row = 1 + Math.ceil(width / 8);
-  const raw = Buffer.alloc(row * height); // filter 0, all pixels index 0
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('PLTE', Buffer.from([0, 0, 0, 255, 255, 255])),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-/** A PNG whose header claims huge dimensions, with next to no pixel data behind it. */
-function hugeHeaderPng(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
-}
+import { bombPng, hugeHeaderPng } from '../../scripts/hostile-corpus.ts';
 
 describe('bad-input corpus', () => {
   let app: FastifyInstance;

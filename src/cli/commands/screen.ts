@@ -54,7 +54,9 @@ Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
       if (opts.task !== 'referable' && opts.task !== 'grade') throw new DrXaiError(`--task must be referable or grade, got '${opts.task}'`);
       const modelPath = opts.model ?? (await defaultModelPath(opts.task));
       const workers = opts.workers === undefined ? undefined : numberOption(opts.workers, '--workers', { integer: true, min: 1, max: 256 });
-      const { photographs, missing } = await expandInputs(inputs);
+      const { photographs, missing, skipped } = await expandInputs(inputs);
+      const others = Object.entries(skipped);
+      if (others.length) process.stderr.write(`not photographs by their extension, skipped: ${others.map(([ext, n]) => `${n} ${ext}`).join(', ')} (name a file to screen it anyway)\n`);
       const bar = progressBar('screening', photographs.length, { quiet: opts.quiet, extra: opts.redis ? 'queue {waiting} waiting, {active} active' : undefined });
       let counts: Record<string, string | number> = { waiting: '?', active: '?' };
       const redis = opts.redis;

@@ -1,6 +1,6 @@
 // Public surface of src/train: the training loop with crash-safe resume, its config (reference
 // YAML shape), augmentation and schedule.
-export { train, SimulatedCrash, type TrainData, type TrainOptions, type TrainResult, type ValidationPredictions } from './trainer.ts';
+export { train, type TrainData, type TrainOptions, type TrainResult, type TrainStep, type ValidationPredictions } from './trainer.ts';
 export { TrainConfigSchema, readConfigFile, resolveTrainConfig, defaultRunName, runDir, type TrainConfig, type AugmentConfig } from './config.ts';
 export { learningRateAt, type CosineSchedule } from './schedule.ts';
 export { applyAugment, drawAugment, sampleSeed, retinaOf, type AugmentParams } from './augment.ts';
@@ -8,5 +8,4 @@ export { ImageStore, epochOrder, makeBatch, outputsFor, targetsFor, type ImageLo
 export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';
 export { preprocessConfigOf, preparePreprocessed, sharedCacheDir, type PreparedImages } from './images.ts';
-export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';
 export { crossValidate, type CrossValidationData, type CrossValidationResult, type CrossValidationOptions, type FoldResult } from './cv.ts';

@@ -51,10 +51,24 @@ export interface TrainOptions {
   quiet?: boolean;
   /** One line per event (epoch summaries, checkpoints); default stderr. */
   log?: (line: string) => void;
-  /** Tests: throw after this many optimizer steps of this call (a simulated crash). */
-  crashAfterSteps?: number;
-  /** Tests: skip the learning-curve PNG (vega + resvg take ~1 s). */
-  noPlot?: boolean;
+  /**
+   * Called after every optimizer step, before any checkpoint of that step: progress for a caller
+   * with its own display, or a stop (whatever it throws ends the run, as a crash would; the last
+   * checkpoint stays for --resume).
+   */
+  onStep?: (step: TrainStep) => void | Promise<void>;
+  /** Write learning_curve.png after each epoch (default true; vega + resvg take ~1 s). */
+  learningCurve?: boolean;
+}
+
+export interface TrainStep {
+  /** Optimizer steps since the run began (across resumes). */
+  globalStep: number;
+  /** Optimizer steps in this call (since start or resume). */
+  stepsThisCall: number;
+  epoch: number;
+  /** Mean training loss of the epoch so far. */
+  epochLoss: number;
 }
 
 export interface TrainResult {
@@ -81,8 +95,6 @@ export interface ValidationPredictions {
   /** Grade models: the softmax over the 5 grades per image. */
   gradeProbs?: number[][];
 }
-
-export class SimulatedCrash extends Error {}
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
@@ -295,9 +307,13 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
         stepsThisCall++;
         const secs = (Date.now() - started) / 1000;
         bar.tick(1, { loss: (progress.epochLossSum / progress.epochLossCount).toFixed(4), ips: (images / secs).toFixed(1) });
-        if (opts.crashAfterSteps !== undefined && stepsThisCall >= opts.crashAfterSteps) {
-          bar.stop();
-          throw new SimulatedCrash(`simulated crash after ${stepsThisCall} steps`);
+        if (opts.onStep) {
+          try {
+            await opts.onStep({ globalStep: progress.globalStep, stepsThisCall, epoch: progress.epoch, epochLoss: progress.epochLossSum / progress.epochLossCount });
+          } catch (e) {
+            bar.stop();
+            throw e;
+          }
         }
         if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) {
           await save();
@@ -344,7 +360,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       progress.epochLossCount = 0;
       progress.order = epochOrder(data.train.length, cfg.seed, progress.epoch);
       await writeLogs(dir, progress.history);
-      if (!opts.noPlot) await writeLearningCurve(dir, progress.history, cfg.task);
+      if (opts.learningCurve ?? true) await writeLearningCurve(dir, progress.history, cfg.task);
       await save();
     }
 

@@ -6,7 +6,13 @@ import path from 'node:path';
 import { Rng, type RgbImage } from '../../src/core/index.ts';
 import type { Sample } from '../../src/data/index.ts';
 import { loadModel } from '../../src/models/index.ts';
-import { SimulatedCrash, loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData } from '../../src/train/index.ts';
+import { loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData, type TrainStep } from '../../src/train/index.ts';
+
+/** A crash of the process, simulated: thrown from onStep after `n` optimizer steps of a call. */
+class SimulatedCrash extends Error {}
+const crashAfter = (n: number) => (s: TrainStep) => {
+  if (s.stepsThisCall >= n) throw new SimulatedCrash(`simulated crash after ${s.stepsThisCall} steps`);
+};
 
 const SIZE = 32;
 
@@ -53,16 +59,16 @@ function assertSameState(a: Map<string, Float32Array>, b: Map<string, Float32Arr
 
 test('resume after a crash at any step ends with bit-identical weights, logs and model', async () => {
   const data = toyData(32, 12);
-  const quiet = { quiet: true, noPlot: true, log: () => {} };
+  const quiet = { quiet: true, learningCurve: false, log: () => {} };
   const ref = await train(config(await tmpDir()), data, quiet);
   assert.equal(ref.history.length, 3);
   // 4 optimizer steps per epoch; checkpoints every 2 steps and at epoch ends. Crash after step 3
   // (between checkpoints, mid-epoch), then again 4 steps later (across an epoch boundary).
   const dir = await tmpDir();
-  await assert.rejects(train(config(dir), data, { ...quiet, crashAfterSteps: 3 }), SimulatedCrash);
+  await assert.rejects(train(config(dir), data, { ...quiet, onStep: crashAfter(3) }), SimulatedCrash);
   const ck = await loadCheckpoint(path.join(dir, 'toy', 'checkpoint.safetensors'));
   assert.equal(ck.progress.globalStep, 2);
-  await assert.rejects(train(config(dir), data, { ...quiet, resume: true, crashAfterSteps: 4 }), SimulatedCrash);
+  await assert.rejects(train(config(dir), data, { ...quiet, resume: true, onStep: crashAfter(4) }), SimulatedCrash);
   const resumed = await train(config(dir), data, { ...quiet, resume: true });
   assertSameState(ref.finalState, resumed.finalState);
   assert.deepEqual(resumed.history.map((r) => [r.trainLoss, r.valLoss, r.valAuroc]), ref.history.map((r) => [r.trainLoss, r.valLoss, r.valAuroc]));
@@ -78,14 +84,14 @@ test('resume after a crash at any step ends with bit-identical weights, logs and
 });
 
 test('the toy task is learnt: validation AUROC well above chance', async () => {
-  const r = await train(config(await tmpDir(), { epochs: 4 }), toyData(48, 24), { quiet: true, noPlot: true, log: () => {} });
+  const r = await train(config(await tmpDir(), { epochs: 4 }), toyData(48, 24), { quiet: true, learningCurve: false, log: () => {} });
   assert.ok(r.best.valAuroc > 0.9, `best val AUROC ${r.best.valAuroc}`);
 });
 
 test('an existing run is not overwritten without --resume; a changed config is refused on resume', async () => {
   const dir = await tmpDir();
   const data = toyData(16, 6);
-  const quiet = { quiet: true, noPlot: true, log: () => {} };
+  const quiet = { quiet: true, learningCurve: false, log: () => {} };
   await train(config(dir, { epochs: 1 }), data, quiet);
   await assert.rejects(train(config(dir, { epochs: 1 }), data, quiet), /a run already exists here; pass --resume/);
   await assert.rejects(train(config(dir, { epochs: 1, lr: 1e-2 }), data, { ...quiet, resume: true }), /checkpoint was made with another configuration/);
@@ -96,7 +102,7 @@ test('grade task: 5 outputs with cross-entropy, validation QWK chooses the epoch
   const data = toyData(32, 12);
   // Spread the toy labels over all five grades (even ids stay non-referable, odd referable).
   [...data.train, ...data.val].forEach((s, i) => (s.grade = i % 2 === 0 ? (i % 4 === 0 ? 0 : 1) : [2, 3, 4][i % 3]));
-  const r = await train(config(await tmpDir(), { task: 'grade', epochs: 2 }), data, { quiet: true, noPlot: true, log: () => {} });
+  const r = await train(config(await tmpDir(), { task: 'grade', epochs: 2 }), data, { quiet: true, learningCurve: false, log: () => {} });
   assert.equal(r.sidecar.numClasses, 5);
   assert.equal(r.sidecar.task, 'grade');
   for (const h of r.history) assert.ok(typeof h.valQwk === 'number' && h.valQwk >= -1 && h.valQwk <= 1);
@@ -111,7 +117,7 @@ test('grade task: 5 outputs with cross-entropy, validation QWK chooses the epoch
 
 test('early stopping: the run ends once `patience` epochs bring no better validation metric; the best epoch is exported', async () => {
   // A learning rate near zero: the weights barely move, so the metric soon stops improving.
-  const r = await train(config(await tmpDir(), { epochs: 8, lr: 1e-9, patience: 2 }), toyData(16, 8), { quiet: true, noPlot: true, log: () => {} });
+  const r = await train(config(await tmpDir(), { epochs: 8, lr: 1e-9, patience: 2 }), toyData(16, 8), { quiet: true, learningCurve: false, log: () => {} });
   assert.ok(r.stoppedEarly && r.history.length < 8, `ran ${r.history.length} epochs`);
   const best = Math.max(...r.history.map((h) => h.valAuroc));
   assert.equal(r.best.valAuroc, best);
@@ -123,7 +129,7 @@ test('early stopping: the run ends once `patience` epochs bring no better valida
 test('a validation split with one class ranks epochs by validation loss and stores no operating point', async () => {
   const data = toyData(16, 8);
   for (const s of data.val) s.grade = 0;
-  const r = await train(config(await tmpDir(), { epochs: 2 }), data, { quiet: true, noPlot: true, log: () => {} });
+  const r = await train(config(await tmpDir(), { epochs: 2 }), data, { quiet: true, learningCurve: false, log: () => {} });
   assert.ok(Number.isNaN(r.best.valAuroc));
   assert.equal(r.best.valLoss, Math.min(...r.history.map((h) => h.valLoss)));
   assert.equal(r.sidecar.operatingPoint, undefined);

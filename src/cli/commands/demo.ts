@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
-import { runDemo } from '../../train/index.ts';
+import { runDemo } from '../../demo/index.ts';
 
 function integer(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);

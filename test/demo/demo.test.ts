@@ -4,7 +4,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadModel } from '../../src/models/index.ts';
-import { runDemo } from '../../src/train/index.ts';
+import { runDemo } from '../../src/demo/index.ts';
 
 const slow = process.env.DRXAI_SLOW === '1' ? false : 'DRXAI_SLOW=1 (about 1-3 minutes on 2 cores)';
 

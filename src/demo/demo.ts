@@ -2,7 +2,8 @@
  * The embedded demo (`npm start` = `dr-xai demo`): the whole chain on generated phantom fundus
  * photographs in a few minutes on two cores — phantoms, a duplicate-aware split, preprocessing,
  * training a small CNN, evaluation on a held-out test split, Grad-CAM++ explanations — ending in
- * one Markdown report with its figures. Phantoms have known lesions, so the numbers say the
+ * one report (report.md and the self-contained report.html) with its figures. It sits above
+ * train, evaluate and explain, which do not know of it. Phantoms have known lesions, so the numbers say the
  * pipeline works end to end; they say nothing about performance on real photographs.
  */
 import { promises as fsp } from 'node:fs';
@@ -13,9 +14,7 @@ import { PHANTOM_DIFFICULTY, findDuplicateGroups, labelFor, loadDataset, stratif
 import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '../evaluate/index.ts';
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
 import { loadModel } from '../models/index.ts';
-import { resolveTrainConfig } from './config.ts';
-import { preparePreprocessed, preprocessConfigOf } from './images.ts';
-import { train, type TrainResult } from './trainer.ts';
+import { preparePreprocessed, preprocessConfigOf, resolveTrainConfig, train, type TrainResult } from '../train/index.ts';
 
 export interface DemoOptions {
   /** Everything goes here (default artifacts/demo); its data/, preprocessed/, run/, evaluation/ and cam/ are replaced. */

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import { DrXaiError, encodePng, isUserError, progressBar, readFileOrFail, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, encodePng, isUserError, progressBar, readFileOrFail, toCsv, writeFileAtomic } from '../core/index.ts';
 import { decodeFundus } from './decode.ts';
 import type { PreprocessGeometry } from './geometry.ts';
 import { preprocessFundus, resolveConfig, type PreprocessConfig } from './pipeline.ts';
@@ -280,25 +280,21 @@ const MANIFEST_COLUMNS = [
   'laplacian_std', 'sharpness', 'gradable', 'reasons',
 ] as const;
 
-function csvField(v: unknown): string {
-  const s = v === undefined || v === null ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(6)) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+/** Six significant digits for non-integers: a manifest is read by people and spreadsheets. */
+const sixDigits = (v: number | undefined): number | undefined => (v === undefined || Number.isInteger(v) ? v : Number(v.toPrecision(6)));
 
-export function manifestCsv(records: BatchRecord[]): string {
-  const lines = [MANIFEST_COLUMNS.join(',')];
-  for (const r of records) {
+function manifestCsv(records: BatchRecord[]): string {
+  const rows = records.map((r) => {
     const q = r.quality;
     const g = r.geometry;
-    const row = [
+    return [
       r.id, r.source, r.output ?? '', r.status, r.error ?? '', g?.decodeFactor, g?.sourceWidth, g?.sourceHeight,
-      g?.crop.x, g?.crop.y, g?.crop.width, g?.crop.height, g?.scale,
-      q ? (q.retinaFound ? 1 : 0) : '', q?.retinaFraction, q?.maskSolidity, q?.exposure.mean, q?.exposure.darkFraction, q?.exposure.saturatedFraction,
-      q?.blur.laplacianStd, q?.blur.sharpness, q ? (q.gradable ? 1 : 0) : r.status === 'failed' ? 0 : '', q?.reasons.join('; '),
+      g?.crop.x, g?.crop.y, g?.crop.width, g?.crop.height, sixDigits(g?.scale),
+      q ? (q.retinaFound ? 1 : 0) : '', sixDigits(q?.retinaFraction), sixDigits(q?.maskSolidity), sixDigits(q?.exposure.mean), sixDigits(q?.exposure.darkFraction), sixDigits(q?.exposure.saturatedFraction),
+      sixDigits(q?.blur.laplacianStd), sixDigits(q?.blur.sharpness), q ? (q.gradable ? 1 : 0) : r.status === 'failed' ? 0 : '', q?.reasons.join('; '),
     ];
-    lines.push(row.map(csvField).join(','));
-  }
-  return `${lines.join('\n')}\n`;
+  });
+  return toCsv(MANIFEST_COLUMNS, rows);
 }
 
 /**

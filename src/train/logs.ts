@@ -14,7 +14,7 @@ export const LOG_COLUMNS = ['epoch', 'trainLoss', 'valLoss', 'valAuroc', 'valQwk
 
 export async function writeLogs(dir: string, history: EpochRecord[]): Promise<void> {
   const jsonl = history.map((r) => JSON.stringify(r)).join('\n') + (history.length ? '\n' : '');
-  const csv = [LOG_COLUMNS.join(','), ...history.map((r) => LOG_COLUMNS.map((c) => (r[c] === undefined || Number.isNaN(r[c]) ? '' : String(r[c]))).join(','))].join('\n') + '\n';
+  const csv = toCsv(LOG_COLUMNS, history.map((r) => LOG_COLUMNS.map((c) => (r[c] === undefined || Number.isNaN(r[c]) ? null : r[c]))));
   await writeFileAtomic(path.join(dir, 'log.jsonl'), jsonl);
   await writeFileAtomic(path.join(dir, 'log.csv'), csv);
 }

@@ -2,7 +2,6 @@
 // train/val/test split shared by every later command.
 export { type DatasetFormat, type Sample, type Dataset, DATASET_FORMATS } from './types.ts';
 export { loadDataset, detectFormat, parseFormat } from './loaders.ts';
-export { type Task, TASKS, labelFor, numClassesFor, classNamesFor, parseTask } from './tasks.ts';
 export { type DuplicateGroup, type DuplicateOptions, findDuplicateGroups, pixelHash } from './duplicates.ts';
 export {
   type SplitName,

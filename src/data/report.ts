@@ -1,4 +1,4 @@
-import { classNamesFor, labelFor, type Task } from './tasks.ts';
+import { classNamesFor, labelFor, type Task } from '../core/index.ts';
 import type { SplitAssignment, SplitName } from './split.ts';
 
 const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];

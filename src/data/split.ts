@@ -1,5 +1,5 @@
 import { DrXaiError, Rng } from '../core/index.ts';
-import { labelFor, type Task } from './tasks.ts';
+import { labelFor, type Task } from '../core/index.ts';
 import type { Sample } from './types.ts';
 import { summarizeSplit, type SplitReport } from './report.ts';
 

@@ -9,8 +9,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RgbImage } from '../core/index.ts';
-import { DrXaiError, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
-import { PHANTOM_DIFFICULTY, findDuplicateGroups, labelFor, loadDataset, stratifiedSplit, writePhantomDataset, writeSplitCsv, type Sample } from '../data/index.ts';
+import { DrXaiError, labelFor, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { PHANTOM_DIFFICULTY, findDuplicateGroups, loadDataset, stratifiedSplit, writePhantomDataset, writeSplitCsv, type Sample } from '../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '../evaluate/index.ts';
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
 import { loadModel } from '../models/index.ts';

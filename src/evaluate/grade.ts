@@ -1,9 +1,5 @@
-import { DrXaiError } from '../core/index.ts';
-
-/** International Clinical DR scale: 0 none, 1 mild, 2 moderate, 3 severe NPDR, 4 proliferative. */
-export const NUM_GRADES = 5;
-/** Referable DR = moderate NPDR or worse (grade >= 2), the screening target. */
-export const REFERABLE_GRADE = 2;
+// The grade scale and the referable threshold are the task rules of src/core/tasks.ts.
+import { DrXaiError, NUM_GRADES, REFERABLE_GRADE } from '../core/index.ts';
 
 /** Softmax outputs are float32: rows may miss 1 by rounding, never by more than this. */
 const PROB_SUM_TOLERANCE = 1e-4;

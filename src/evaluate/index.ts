@@ -24,8 +24,6 @@ export {
   predictedGrades,
   type GradeRule,
   checkGradeProbs,
-  NUM_GRADES,
-  REFERABLE_GRADE,
 } from './grade.ts';
 export { PLOT_PIXELS, findPlotFont, renderPlot } from './plots.ts';
 export {

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { DISCLAIMER, DrXaiError, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { DISCLAIMER, DrXaiError, NUM_GRADES, REFERABLE_GRADE, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
 import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve } from './curves.ts';
-import { checkGradeProbs, gradeConfusionMatrix, NUM_GRADES, predictedGrades, quadraticWeightedKappa, referableProbability, REFERABLE_GRADE } from './grade.ts';
+import { checkGradeProbs, gradeConfusionMatrix, predictedGrades, quadraticWeightedKappa, referableProbability } from './grade.ts';
 import type { Interval } from './intervals.ts';
 import { chooseOperatingPoint, metricsAtThreshold, type OperatingMode, type ThresholdMetrics } from './operating-point.ts';
 import { calibrationSpec, gradeConfusionSpec, prSpec, renderPlot, rocSpec, type PlotOperatingPoint } from './plots.ts';

@@ -12,13 +12,12 @@
  *   - `class` c: S = z_c.
  * Backpropagation then starts from dS/dz (the "seed"), which is one-hot for a single logit.
  */
-import { DrXaiError } from '../core/index.ts';
+import { DrXaiError, firstPositiveClass, type Task } from '../core/index.ts';
 
 export type CamTarget = { kind: 'referable' } | { kind: 'class'; index: number };
 
 export const REFERABLE_TARGET: CamTarget = Object.freeze({ kind: 'referable' });
 
-export type ModelTask = 'referable' | 'any-dr' | 'grade';
 
 /** Parse `referable` or a class index (e.g. a grade `3`) from the command line. */
 export function parseTarget(value: string, numClasses: number): CamTarget {
@@ -44,12 +43,9 @@ function logSumExp(z: ArrayLike<number>, from: number, to: number): number {
   return m + Math.log(s);
 }
 
-function firstPositiveClass(task: ModelTask): number {
-  return task === 'grade' ? 2 : 1;
-}
 
 /** S for one image's logits. */
-export function targetScore(logits: ArrayLike<number>, target: CamTarget, task: ModelTask): number {
+export function targetScore(logits: ArrayLike<number>, target: CamTarget, task: Task): number {
   const k = logits.length;
   checkTarget(target, k);
   if (target.kind === 'class') return logits[target.index];
@@ -59,7 +55,7 @@ export function targetScore(logits: ArrayLike<number>, target: CamTarget, task: 
 }
 
 /** dS/dz for one image's logits (the seed of the backward pass). */
-export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: ModelTask): Float64Array {
+export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: Task): Float64Array {
   const k = logits.length;
   checkTarget(target, k);
   const seed = new Float64Array(k);
@@ -81,7 +77,7 @@ export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: M
 }
 
 /** The probability of the target the model reports: sigmoid(S) for referable, softmax (or sigmoid of a lone logit) for a class. */
-export function targetProbability(logits: ArrayLike<number>, target: CamTarget, task: ModelTask): number {
+export function targetProbability(logits: ArrayLike<number>, target: CamTarget, task: Task): number {
   const k = logits.length;
   if (target.kind === 'referable' || k === 1) return 1 / (1 + Math.exp(-targetScore(logits, target, task)));
   return Math.exp(logits[target.index] - logSumExp(logits, 0, k));

@@ -4,7 +4,8 @@
  * a confident "not referable" on a photo a grader would reject is the failure a screening
  * system must not make; a model without a stored operating point gives a probability only.
  */
-import { positiveProbability, softmaxRows, type ModelSidecar } from './package.ts';
+import { positiveProbability, softmaxRows } from '../core/index.ts';
+import type { ModelSidecar } from './package.ts';
 
 export interface Decision {
   /** Probability of referable DR (or of the task's positive class). */

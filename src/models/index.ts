@@ -11,8 +11,6 @@ export {
   readSidecar,
   sidecarPath,
   toInputTensor,
-  positiveProbability,
-  softmaxRows,
   ttaBatch,
   meanOverViews,
   type TtaView,

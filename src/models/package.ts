@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
-import { DrXaiError, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
+import { DrXaiError, positiveProbability, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
 
 export const MODEL_FORMAT = 'dr-xai-model/1';
 
@@ -158,30 +158,6 @@ export function meanOverViews(logits: ArrayLike<number>, n: number, k: number, v
   for (let v = 0; v <= views; v++) for (let i = 0; i < n * k; i++) out[i] += logits[v * n * k + i];
   for (let i = 0; i < n * k; i++) out[i] /= views + 1;
   return out;
-}
-
-/** Row-wise softmax of N x k logits (max-subtracted for stability). */
-export function softmaxRows(logits: ArrayLike<number>, k: number): number[][] {
-  const rows: number[][] = [];
-  for (let r = 0; r * k < logits.length; r++) {
-    const xs = Array.from({ length: k }, (_, c) => logits[r * k + c]);
-    const max = Math.max(...xs);
-    const e = xs.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    rows.push(e.map((v) => v / sum));
-  }
-  return rows;
-}
-
-/**
- * Probability of the positive class of a binary task from its logits (sigmoid), and for the
- * 5-grade task the referable probability P(grade >= 2) = sum of the softmax over grades 2..4
- * (for another multi-class task, P(class >= 1)).
- */
-export function positiveProbability(logits: ArrayLike<number>, task: ModelSidecar['task'], numClasses: number): number[] {
-  if (numClasses === 1) return Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
-  const from = task === 'grade' ? 2 : 1;
-  return softmaxRows(logits, numClasses).map((p) => p.slice(from).reduce((a, b) => a + b, 0));
 }
 
 export interface Prediction {

@@ -4,8 +4,8 @@
  * fly, normalised with the model package's `toInputTensor`, with targets for the task.
  */
 import { Rng, type RgbImage } from '../core/index.ts';
-import type { Sample, Task } from '../data/index.ts';
-import { labelFor } from '../data/index.ts';
+import { labelFor, type Task } from '../core/index.ts';
+import type { Sample } from '../data/index.ts';
 import { toInputTensor, type ModelSidecar } from '../models/index.ts';
 import { applyAugment, drawAugment, sampleSeed } from './augment.ts';
 import type { AugmentConfig } from './config.ts';
@@ -30,11 +30,6 @@ export class ImageStore {
     }
     return p;
   }
-}
-
-/** Number of model outputs: one logit for the binary tasks (BCE), one per grade otherwise. */
-export function outputsFor(task: Task): number {
-  return task === 'grade' ? 5 : 1;
 }
 
 /** Targets [N, K]: the 0/1 label for binary tasks, one-hot grades for the grade task. */

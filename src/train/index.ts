@@ -4,7 +4,7 @@ export { train, type TrainData, type TrainOptions, type TrainResult, type TrainS
 export { TrainConfigSchema, readConfigFile, resolveTrainConfig, defaultRunName, runDir, type TrainConfig, type AugmentConfig } from './config.ts';
 export { learningRateAt, type CosineSchedule } from './schedule.ts';
 export { applyAugment, drawAugment, sampleSeed, retinaOf, type AugmentParams } from './augment.ts';
-export { ImageStore, epochOrder, makeBatch, outputsFor, targetsFor, type ImageLoader, type Batch } from './data.ts';
+export { ImageStore, epochOrder, makeBatch, targetsFor, type ImageLoader, type Batch } from './data.ts';
 export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';
 export { preprocessConfigOf, preparePreprocessed, sharedCacheDir, type PreparedImages } from './images.ts';

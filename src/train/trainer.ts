@@ -12,18 +12,15 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DrXaiError, Rng, progressBar, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, labelFor, outputsFor, positiveProbability, Rng, progressBar, softmaxRows, writeFileAtomic } from '../core/index.ts';
 import type { Sample } from '../data/index.ts';
-import { labelFor } from '../data/index.ts';
 import { AdamW, TrainingSession, exportInference, noDecayForNormsAndBiases } from '../engine/index.ts';
 import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../evaluate/index.ts';
 import {
   MODEL_FORMAT,
   addLoss,
   createModel,
-  positiveProbability,
   saveModel,
-  softmaxRows,
   serializeSafetensors,
   readSafetensors,
   type CreatedModel,
@@ -31,7 +28,7 @@ import {
 } from '../models/index.ts';
 import { checkpointExists, loadCheckpoint, saveCheckpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 import { defaultRunName, runDir, type TrainConfig } from './config.ts';
-import { ImageStore, epochOrder, makeBatch, outputsFor, type Batch, type ImageLoader } from './data.ts';
+import { ImageStore, epochOrder, makeBatch, type Batch, type ImageLoader } from './data.ts';
 import { writeLearningCurve, writeLogs, writeValidationPredictions } from './logs.ts';
 import { learningRateAt } from './schedule.ts';
 

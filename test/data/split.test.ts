@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { DrXaiError } from '../../src/core/index.ts';
+import { DrXaiError, classNamesFor, labelFor, outputsFor, type Task } from '../../src/core/index.ts';
 import {
-  labelFor,
-  numClassesFor,
-  classNamesFor,
   stratifiedSplit,
   stratifiedFolds,
   findDuplicateGroups,
@@ -20,7 +17,6 @@ import {
   type Sample,
   type Dataset,
   type SplitAssignment,
-  type Task,
 } from '../../src/data/index.ts';
 import { controlledRounding } from '../../src/data/split.ts';
 import { tempDir, writeImage } from './helpers.ts';
@@ -36,11 +32,11 @@ function samplesWith(countsPerGrade: number[]): Sample[] {
 
 const ids = (list: Sample[]): string[] => list.map((s) => s.id);
 
-test('labelFor / numClassesFor follow the ICDR thresholds', () => {
+test('labelFor / outputsFor follow the ICDR thresholds', () => {
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'referable')), [0, 0, 1, 1, 1]);
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'any-dr')), [0, 1, 1, 1, 1]);
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'grade')), [0, 1, 2, 3, 4]);
-  assert.deepEqual((['referable', 'any-dr', 'grade'] as Task[]).map(numClassesFor), [2, 2, 5]);
+  assert.deepEqual((['referable', 'any-dr', 'grade'] as Task[]).map(outputsFor), [1, 1, 5]);
   assert.equal(classNamesFor('grade').length, 5);
   assert.throws(() => labelFor(5, 'grade'), DrXaiError);
   assert.throws(() => labelFor(1.5, 'referable'), DrXaiError);
@@ -83,7 +79,7 @@ test('stratification: every grade, task class and split total within 1 image of 
               const n = split[name].filter((s) => s.grade === g).length;
               assert.ok(Math.abs(n - fractions[k] * counts[g]) < 1, `${task} ${fractions} seed ${seed}: grade ${g} in ${name} = ${n}, ideal ${fractions[k] * counts[g]}`);
             }
-            for (let c = 0; c < numClassesFor(task); c++) {
+            for (let c = 0; c < classNamesFor(task).length; c++) {
               const total = counts.reduce((a, n, g) => a + (labelFor(g, task) === c ? n : 0), 0);
               const n = split.report.counts[name][c];
               assert.equal(n, split[name].filter((s) => labelFor(s.grade!, task) === c).length);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadModel, meanOverViews, positiveProbability, saveModel, readSidecar, ttaBatch } from '../../src/models/index.ts';
+import { loadModel, meanOverViews, saveModel, readSidecar, ttaBatch } from '../../src/models/index.ts';
+import { positiveProbability } from '../../src/core/index.ts';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/models');
 const expected = JSON.parse(readFileSync(path.join(FIX, 'tiny_expected.json'), 'utf8'));

@@ -5,8 +5,8 @@
  * left out and listed, never scored as negatives), every metric is src/evaluate's.
  */
 import type { Command } from 'commander';
-import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
-import { labelFor, loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
+import { DISCLAIMER, DrXaiError, labelFor, progressBar } from '../../core/index.ts';
+import { loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
 import { loadModel, type FundusModel, defaultModelPath } from '../../models/index.ts';
 import { screenFiles, type Screening } from '../../screening/index.ts';

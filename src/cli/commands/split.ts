@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DrXaiError } from '../../core/index.ts';
+import { DrXaiError, parseTask } from '../../core/index.ts';
 import {
   DEFAULT_FRACTIONS,
   DEFAULT_SEED,
@@ -8,7 +8,6 @@ import {
   formatSplitReport,
   loadDataset,
   parseFormat,
-  parseTask,
   stratifiedFolds,
   stratifiedSplit,
   summarizeSplit,

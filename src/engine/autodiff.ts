@@ -8,18 +8,10 @@
  */
 import { DrXaiError } from '../core/index.ts';
 import type { Graph, Node, Shape, TensorData } from './ir.ts';
-import { GraphBuilder, OPSET, attrFloat, attrInt, attrInts, cloneGraph, float32, intValues, sizeOf } from './ir.ts';
+import { GraphBuilder, OPSET, cloneGraph, float32, sizeOf } from './ir.ts';
+import { attrFloat, attrInt, attrInts, intValues } from './attrs.ts';
 import { convPads, reduceAxes } from './shape.ts';
 import { ONNX_DTYPE } from './dtypes.ts';
-
-/** The ops whose gradient the engine knows (forward ops of CNN classifiers and their losses). */
-export const DIFFERENTIABLE_OPS = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Tanh', 'Softplus',
-  'Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Identity', 'Dropout',
-  'Conv', 'BatchNormalization', 'GlobalAveragePool', 'AveragePool', 'MaxPool', 'ReduceMean', 'ReduceSum',
-  'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Split', 'Expand', 'Where',
-  'Gemm', 'MatMul', 'Softmax', 'LogSoftmax', 'Pad',
-]);
 
 /** Ops through which no gradient flows (comparisons, casts to bool, index maths). */
 const NON_DIFFERENTIABLE = new Set(['Greater', 'Less', 'Equal', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not', 'Cast', 'Sign', 'Floor', 'Ceil']);

@@ -6,7 +6,8 @@
 import { DrXaiError } from '../core/index.ts';
 import { prune } from './autodiff.ts';
 import type { Graph, Node } from './ir.ts';
-import { attrFloat, cloneGraph, float32 } from './ir.ts';
+import { cloneGraph, float32 } from './ir.ts';
+import { attrFloat } from './attrs.ts';
 import { toOnnxBytes } from './onnx.ts';
 
 export interface ExportOptions {

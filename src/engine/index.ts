@@ -31,7 +31,6 @@ export {
 } from './ir.ts';
 export { toOnnxBytes, fromOnnxBytes, type ReadOptions, type WriteOptions } from './onnx.ts';
 export {
-  DIFFERENTIABLE_OPS,
   backprop,
   buildTrainingGraph,
   gradientsWrt,

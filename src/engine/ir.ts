@@ -111,28 +111,6 @@ export function int64(values: number[], shape: Shape = [values.length]): TensorD
   return { dtype: 'int64', shape, data: BigInt64Array.from(values.map((v) => BigInt(v))) };
 }
 
-/** Numbers of an int64/int32 constant (for shapes, axes, pads). */
-export function intValues(t: TensorData): number[] {
-  return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
-}
-
-export function attrInt(n: Node, key: string, dflt: number): number {
-  const a = n.attrs[key];
-  return a && 'i' in a ? a.i : dflt;
-}
-export function attrFloat(n: Node, key: string, dflt: number): number {
-  const a = n.attrs[key];
-  return a && 'f' in a ? a.f : dflt;
-}
-export function attrInts(n: Node, key: string, dflt: number[] | undefined): number[] | undefined {
-  const a = n.attrs[key];
-  return a && 'ints' in a ? a.ints : dflt;
-}
-export function attrString(n: Node, key: string, dflt: string): string {
-  const a = n.attrs[key];
-  return a && 's' in a ? a.s : dflt;
-}
-
 /** Conv-family geometry with ONNX defaults filled in (pads = [begin..., end...]). */
 export interface ConvGeometry {
   kernel: number[];

@@ -5,7 +5,7 @@
 import { DrXaiError } from '../core/index.ts';
 import { DTYPE_BY_ONNX } from './dtypes.ts';
 import type { Node, Shape, TensorData, ValueInfo } from './ir.ts';
-import { attrInt, attrInts, intValues } from './ir.ts';
+import { attrInt, attrInts, intValues } from './attrs.ts';
 
 type Info = Pick<ValueInfo, 'dtype' | 'shape'>;
 type ConstOf = (name: string) => TensorData | undefined;

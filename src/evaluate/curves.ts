@@ -79,8 +79,13 @@ export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): 
  */
 export function auroc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
   const { fpr, tpr } = rocCurve(labels, scores);
+  return trapezoidArea(fpr, tpr);
+}
+
+/** The area under the polyline (x_i, y_i) by the trapezoidal rule (x in order): the ROC area's rule, and the faithfulness curves'. */
+export function trapezoidArea(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let area = 0;
-  for (let i = 1; i < fpr.length; i++) area += ((fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1])) / 2;
+  for (let i = 1; i < x.length; i++) area += ((x[i] - x[i - 1]) * (y[i] + y[i - 1])) / 2;
   return area;
 }
 

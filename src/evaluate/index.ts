@@ -4,7 +4,7 @@
  * agreement, and the artifacts (plots, CSVs, report) written by `evaluatePredictions`.
  */
 export { checkBinaryInputs } from './validate.ts';
-export { rocCurve, auroc, prCurve, averagePrecision, type RocCurve, type PrCurve } from './curves.ts';
+export { rocCurve, auroc, trapezoidArea, prCurve, averagePrecision, type RocCurve, type PrCurve } from './curves.ts';
 export {
   chooseOperatingPoint,
   confusionAt,

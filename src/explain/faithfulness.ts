@@ -10,6 +10,7 @@
  */
 import sharp from 'sharp';
 import { Rng, type RgbImage } from '../core/index.ts';
+import { trapezoidArea } from '../evaluate/index.ts';
 import type { CamExplainer } from './explainer.ts';
 import { REFERABLE_TARGET, type CamTarget } from './targets.ts';
 
@@ -32,13 +33,6 @@ export interface FaithfulnessCurves {
 }
 
 export const BLUR_SIGMA_FRACTION = 0.05;
-
-/** Trapezoidal area under y over x in [0, 1]. */
-export function areaUnderCurve(x: number[], y: number[]): number {
-  let a = 0;
-  for (let i = 1; i < x.length; i++) a += ((x[i] - x[i - 1]) * (y[i] + y[i - 1])) / 2;
-  return a;
-}
 
 /** Retina pixel indices, most salient first (stable on ties), or in a seeded random order. */
 export function rankPixels(map: ArrayLike<number>, retina: Uint8Array | undefined, order: FaithfulnessOptions['order'] = 'map'): number[] {
@@ -83,5 +77,5 @@ export async function faithfulnessCurves(explainer: CamExplainer, image: RgbImag
   const scores = await explainer.forward(explainer.inputTensor(all), all.length, target);
   const deletion = scores.probability.slice(0, del.length);
   const insertion = scores.probability.slice(del.length);
-  return { fractions, deletion, insertion, deletionAuc: areaUnderCurve(fractions, deletion), insertionAuc: areaUnderCurve(fractions, insertion) };
+  return { fractions, deletion, insertion, deletionAuc: trapezoidArea(fractions, deletion), insertionAuc: trapezoidArea(fractions, insertion) };
 }

@@ -26,7 +26,7 @@ export {
   type ScoreOptions,
   type ScoreSummary,
 } from './score.ts';
-export { faithfulnessCurves, areaUnderCurve, rankPixels, BLUR_SIGMA_FRACTION, type FaithfulnessCurves, type FaithfulnessOptions } from './faithfulness.ts';
+export { faithfulnessCurves, rankPixels, BLUR_SIGMA_FRACTION, type FaithfulnessCurves, type FaithfulnessOptions } from './faithfulness.ts';
 export { listLesionCases, readMaskPlane, prepareLesionCase, MASK_KINDS, type LesionCase, type PreparedLesionCase, type MaskKind } from './lesions.ts';
 export { scoreLesionFolder, formatLesionTable, MAP_KINDS, type LesionReport, type LesionReportOptions, type LesionCaseScores, type MapKind } from './lesion-report.ts';
 export { explainCases, pickBalanced, type CamCase, type CamReport, type CamReportOptions, type CamCaseResult } from './cam-report.ts';

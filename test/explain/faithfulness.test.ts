@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { CamExplainer, areaUnderCurve, faithfulnessCurves, rankPixels } from '../../src/explain/index.ts';
+import { CamExplainer, faithfulnessCurves, rankPixels } from '../../src/explain/index.ts';
+import { trapezoidArea } from '../../src/evaluate/index.ts';
 import { FIXTURES, readJson, referenceImages, type CamReference } from './helpers.ts';
 
 test('trapezoidal AUC and pixel ranking', () => {
-  assert.equal(areaUnderCurve([0, 0.5, 1], [1, 1, 0]), 0.75);
-  assert.equal(areaUnderCurve([0, 1], [0.2, 0.2]), 0.2);
+  assert.equal(trapezoidArea([0, 0.5, 1], [1, 1, 0]), 0.75);
+  assert.equal(trapezoidArea([0, 1], [0.2, 0.2]), 0.2);
   assert.deepEqual(rankPixels([0.1, 0.9, 0.5, 0.9], undefined), [1, 3, 2, 0]);
   assert.deepEqual(rankPixels([0.1, 0.9, 0.5, 0.9], new Uint8Array([1, 0, 1, 1])), [3, 2, 0]);
   const r = rankPixels([0, 0, 0, 0, 0], undefined, { random: 1 });
@@ -27,7 +28,7 @@ test('deletion runs from the image to a black one, insertion from the blurred ca
   assert.ok(Math.abs(c.deletion[4] - dark) < 1e-6);
   assert.ok(Math.abs(c.insertion[4] - orig) < 1e-6);
   assert.ok(Math.abs(c.deletion[0] - a.probability) < 1e-6);
-  assert.equal(c.deletionAuc, areaUnderCurve(c.fractions, c.deletion));
+  assert.equal(c.deletionAuc, trapezoidArea(c.fractions, c.deletion));
   await explainer.release();
 });
 

@@ -12,3 +12,5 @@ export { toCsv, type CsvValue } from './csv.ts';
 export { DISCLAIMER } from './disclaimer.ts';
 export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, firstPositiveClass, softmaxRows, positiveProbability } from './tasks.ts';
 export { writeHtmlReport, htmlPage, escapeHtml } from './html-report.ts';
+export { findPlotFont, FONT_FAMILY } from './font.ts';
+export { composeBoard, wrapText, type BoardCell, type BoardOptions } from './board.ts';

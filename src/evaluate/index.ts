@@ -25,7 +25,7 @@ export {
   type GradeRule,
   checkGradeProbs,
 } from './grade.ts';
-export { PLOT_PIXELS, findPlotFont, renderPlot } from './plots.ts';
+export { PLOT_PIXELS, renderPlot } from './plots.ts';
 export {
   evaluatePredictions,
   formatMetricsTable,

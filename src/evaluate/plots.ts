@@ -1,9 +1,7 @@
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { DrXaiError } from '../core/index.ts';
+import { findPlotFont, FONT_FAMILY } from '../core/index.ts';
 import type { ReliabilityBin } from './calibration.ts';
 import type { PrCurve, RocCurve } from './curves.ts';
 import type { Interval } from './intervals.ts';
@@ -13,46 +11,6 @@ export const PLOT_SIZE = 520;
 export const PLOT_SCALE = 2;
 /** Pixel size of every PNG written by `renderPlot`. */
 export const PLOT_PIXELS = PLOT_SIZE * PLOT_SCALE;
-
-/**
- * resvg draws no text without a font and does not see fontconfig, so we hand it a TTF file:
- * $DRXAI_FONT if set, else DejaVu Sans where Debian/Ubuntu (fonts-dejavu-core), Fedora or
- * Arch install it. The family named in the specs is DejaVu Sans with sans-serif as fallback.
- */
-function bundledFont(): string {
-  try {
-    return createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
-  } catch {
-    return '';
-  }
-}
-
-// DejaVu Sans ships with the npm package dejavu-fonts-ttf, so `npm ci` brings the one font the
-// plots and boards are drawn with (identical pictures on every machine, nothing to apt-get);
-// the system copies are fallbacks.
-const FONT_CANDIDATES = [
-  bundledFont(),
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf',
-  '/usr/share/fonts/TTF/DejaVuSans.ttf',
-];
-const FONT_FAMILY = 'DejaVu Sans';
-
-export function findPlotFont(): string {
-  const fromEnv = process.env.DRXAI_FONT;
-  if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new DrXaiError('font file named by DRXAI_FONT not found', { file: fromEnv });
-    return fromEnv;
-  }
-  const found = FONT_CANDIDATES.find((f) => existsSync(f));
-  if (!found) {
-    throw new DrXaiError(
-      `no font to draw plot text (looked for ${FONT_CANDIDATES[0]}); run npm ci (it installs dejavu-fonts-ttf) or set DRXAI_FONT to a .ttf file`,
-    );
-  }
-  return found;
-}
 
 /**
  * Advance widths of DejaVu Sans 2.37 for ASCII 32..126, in font units (2048 per em), from

@@ -4,10 +4,9 @@
  * deletion/insertion faithfulness of each map against a random pixel order.
  */
 import path from 'node:path';
-import { DrXaiError, isUserError, Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { composeBoard, DrXaiError, isUserError, Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport, type BoardCell } from '../core/index.ts';
 import { decideFromLogits } from '../models/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
-import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
 import { faithfulnessCurves } from './faithfulness.ts';
 import { preprocessFile } from './lesions.ts';

@@ -10,7 +10,6 @@ export { DEFAULT_CAM_METHOD } from './explainer.ts';
 export { REFERABLE_TARGET, parseTarget, targetLabel, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
 export { resizeBilinear, normaliseMinMax } from './resample.ts';
 export { JET_RGB, heatToRgb, overlayHeat, drawContour, type OverlayOptions } from './overlay.ts';
-export { composeBoard, type BoardCell, type BoardOptions } from './board.ts';
 export {
   LESION_KINDS,
   DEFAULT_POINTING_TOLERANCE,

@@ -6,9 +6,8 @@
  * and cases/<id>.png.
  */
 import path from 'node:path';
-import { Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport, type CsvValue } from '../core/index.ts';
+import { composeBoard, Rng, progressBar, toCsv, writeFileAtomic, writeHtmlReport, type BoardCell, type CsvValue } from '../core/index.ts';
 import type { PreprocessConfig } from '../preprocess/index.ts';
-import { composeBoard, type BoardCell } from './board.ts';
 import type { CamExplainer } from './explainer.ts';
 import { listLesionCases, prepareLesionCase, MASK_KINDS, type MaskKind } from './lesions.ts';
 import { imageAndOverlay, shrink, sixDigits } from './pictures.ts';

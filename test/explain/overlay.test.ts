@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
-import { JET_RGB, composeBoard, drawContour, heatToRgb, overlayHeat } from '../../src/explain/index.ts';
+import { JET_RGB, drawContour, heatToRgb, overlayHeat } from '../../src/explain/index.ts';
+import { composeBoard } from '../../src/core/index.ts';
 import { readJson } from './helpers.ts';
 
 const jet = readJson<{ jetRgb: number[]; heat: number[][]; image: number[]; overlay: number[] }>('jet.json');

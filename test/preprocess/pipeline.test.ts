@@ -116,3 +116,26 @@ test('config is validated and the shrink-on-load rule keeps the short side >= si
   assert.equal(shrinkFactor(224, 224, 448), 1);
   assert.equal(shrinkFactor(4000, 3584, 448), 8);
 });
+
+test('the before/after board: one row per image and one tile per step, drawn by the shared board composer', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const sharp = (await import('sharp')).default;
+  const { encodePng } = await import('../../src/core/index.ts');
+  const { generatePhantom } = await import('../../src/data/index.ts');
+  const { writeBoard } = await import('../../src/preprocess/index.ts');
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-board-'));
+  const items = [1, 2, 3].map((seed) => {
+    const file = path.join(dir, `p${seed}.png`);
+    return { id: `p${seed}`, path: file, seed };
+  });
+  for (const it of items) writeFileSync(it.path, await encodePng(generatePhantom({ seed: it.seed, size: 256, grade: 2 }).image));
+  writeFileSync(path.join(dir, 'bad.png'), 'broken');
+  const n = await writeBoard([...items, { id: 'bad', path: path.join(dir, 'bad.png') }] as never, { size: 128 }, path.join(dir, 'board.png'), { max: 2 });
+  assert.equal(n, 2, 'at most `max` rows');
+  const meta = await sharp(path.join(dir, 'board.png')).metadata();
+  // Six tiles of 200 px (original, mask, cropped, CLAHE, green, output) with 2 px between, 8 px margins.
+  assert.equal(meta.width, 6 * 200 + 5 * 2 + 2 * 8);
+  assert.ok((meta.height ?? 0) > 2 * 200);
+});

@@ -1,12 +1,13 @@
 /**
- * Boards: a grid of cells, each a row of equally sized images with caption lines under it, a
- * title on top and the research-use disclaimer at the bottom. Text is an SVG rendered by resvg
- * with the same font file as the evaluation plots (findPlotFont); images are composited by sharp.
+ * Boards, the one composer of picture grids (heat-map boards, the preprocessing board): a grid of
+ * cells, each a row of equally sized images with caption lines under it, a title on top and the
+ * research-use disclaimer at the bottom. Text is an SVG rendered by resvg with the font of the
+ * plots (font.ts); images are composited by sharp.
  */
 import { Resvg } from '@resvg/resvg-js';
 import sharp, { type OverlayOptions } from 'sharp';
-import type { RgbImage } from '../core/index.ts';
-import { findPlotFont } from '../evaluate/index.ts';
+import { findPlotFont, FONT_FAMILY } from './font.ts';
+import type { RgbImage } from './image.ts';
 
 export interface BoardCell {
   images: RgbImage[];
@@ -65,7 +66,7 @@ export async function composeBoard(cells: BoardCell[], opts: BoardOptions): Prom
   const height = titleH + rows * (cellH + GAP) + GAP + footerH;
   const texts: string[] = [];
   const text = (x: number, y: number, s: string, size: number, fill = '#e8e8e8', weight = 'normal') =>
-    texts.push(`<text x="${x}" y="${y}" font-family="DejaVu Sans" font-size="${size}" font-weight="${weight}" fill="${fill}">${escapeXml(s)}</text>`);
+    texts.push(`<text x="${x}" y="${y}" font-family="${FONT_FAMILY}" font-size="${size}" font-weight="${weight}" fill="${fill}">${escapeXml(s)}</text>`);
   text(GAP, Math.round(titleH * 0.7), opts.title, Math.round(font * 1.25), '#ffffff', 'bold');
   const composites: OverlayOptions[] = [];
   cells.forEach((cell, i) => {
@@ -79,6 +80,6 @@ export async function composeBoard(cells: BoardCell[], opts: BoardOptions): Prom
   footer.forEach((line, l) => text(GAP, height - footerH + (l + 1) * lineH, line, font, '#ffcc66'));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="${BACKGROUND}"/>${texts.join('')}</svg>`;
   const fontFile = findPlotFont();
-  const background = new Resvg(svg, { font: { fontFiles: [fontFile], loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  const background = new Resvg(svg, { font: { fontFiles: [fontFile], loadSystemFonts: false, defaultFontFamily: FONT_FAMILY } }).render().asPng();
   return sharp(background).composite(composites).removeAlpha().png({ compressionLevel: 6 }).toBuffer();
 }

@@ -4,7 +4,7 @@
  * photograph and any plane of the source's size (lesion masks), so they stay pixel-aligned.
  */
 import { DrXaiError, type RgbImage } from '../core/index.ts';
-import type { Box, Circle } from './mask.ts';
+import type { Box, Circle } from './circle.ts';
 import { resizeArea, resizeNearest } from './resize.ts';
 import { roundHalfEven } from './rounding.ts';
 

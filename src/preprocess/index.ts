@@ -25,18 +25,12 @@ export {
 } from './batch.ts';
 export { writeBoard } from './board.ts';
 // Building blocks (OpenCV-equivalent, tested against cv2), for tests and reuse.
-export {
-  type Circle,
-  type Box,
-  type RetinaMask,
-  retinaMask,
-  otsuThreshold,
-  medianBlur,
-  morphologyOpen,
-  largestConnectedComponent,
-  minEnclosingCircle,
-  convexHullFill,
-} from './mask.ts';
+export { type RetinaMask, retinaMask } from './mask.ts';
+export { type Circle, type Box, minEnclosingCircle } from './circle.ts';
+export { otsuThreshold } from './threshold.ts';
+export { medianBlur } from './median.ts';
+export { morphologyOpen, largestConnectedComponent } from './runs.ts';
+export { convexHullFill } from './hull.ts';
 export { clahe } from './clahe.ts';
 export { rgbToLab, labToRgb, greenEmphasis } from './color.ts';
 export { benGraham, gaussianBlur } from './bengraham.ts';

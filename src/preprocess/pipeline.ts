@@ -15,7 +15,8 @@ import { benGraham } from './bengraham.ts';
 import { clahe } from './clahe.ts';
 import { greenEmphasisPlane, greyToRgb, labPlanesToRgb, rgbToLabPlanes } from './color.ts';
 import { cropAndPad, fitSquare, padToSquare, resizeAndPad, type PreprocessGeometry } from './geometry.ts';
-import { boundingBox, CIRCLE_SHRINK, retinaMask, type Box, type Circle } from './mask.ts';
+import { boundingBox, type Box, type Circle } from './circle.ts';
+import { CIRCLE_SHRINK, retinaMask } from './mask.ts';
 import { qualityScore, type QualityReport } from './quality.ts';
 
 export const PreprocessConfigSchema = z

@@ -23,7 +23,10 @@ import {
   rgbToLab,
   runPreprocess,
 } from '../../src/preprocess/index.ts';
-import { boundingBox, channel, ellipseHalfWidths, thresholdBinary } from '../../src/preprocess/mask.ts';
+import { channel } from '../../src/preprocess/mask.ts';
+import { boundingBox } from '../../src/preprocess/circle.ts';
+import { ellipseHalfWidths } from '../../src/preprocess/runs.ts';
+import { thresholdBinary } from '../../src/preprocess/threshold.ts';
 import { CASES, loadFixture } from './fixtures.ts';
 
 test('the grey-plane, mask-skipping colour path equals the step-by-step one (keepSteps)', async () => {

@@ -15,7 +15,10 @@ import {
   resizeArea,
   resizeNearest,
 } from '../../src/preprocess/index.ts';
-import { channel, thresholdBinary, ellipseHalfWidths, boundingBox } from '../../src/preprocess/mask.ts';
+import { channel } from '../../src/preprocess/mask.ts';
+import { boundingBox } from '../../src/preprocess/circle.ts';
+import { ellipseHalfWidths } from '../../src/preprocess/runs.ts';
+import { thresholdBinary } from '../../src/preprocess/threshold.ts';
 import { roundHalfEven, saturateU8 } from '../../src/preprocess/rounding.ts';
 import { CASES, META, loadFixture, diffStats } from './fixtures.ts';
 

@@ -104,97 +104,147 @@ function zeroOutside(img: RgbImage, mask: Uint8Array): RgbImage {
  * Run the pipeline on one decoded RGB image. Synchronous and CPU-bound (run it in worker
  * threads for batches; see runPreprocess). Raises DrXaiError when no retina is found.
  */
-export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> = {}, opts: PreprocessOptions = {}): PreprocessResult {
-  const config = resolveConfig(cfg);
-  if (img.channels !== 3) throw new DrXaiError(`expected a 3-channel RGB image, got ${img.channels}`, { file: opts.source });
-  const { width, height } = img;
-  const f = opts.decodeFactor ?? 1;
-  const sourceWidth = opts.sourceWidth ?? width * f;
-  const sourceHeight = opts.sourceHeight ?? height * f;
-  const timings = opts.timings;
-  let lapStart = timings ? performance.now() : 0;
-  const lap = (step: string) => {
-    if (!timings) return;
-    const now = performance.now();
-    timings[step] = (timings[step] ?? 0) + now - lapStart;
-    lapStart = now;
-  };
+/** What the steps of preprocessFundus read and write, from the decoded photograph to the model input. */
+interface PipelineState {
+  readonly input: RgbImage;
+  readonly config: PreprocessConfig;
+  readonly opts: PreprocessOptions;
+  /** The retina mask in the geometry of `work` (0/255). */
+  mask: Uint8Array;
+  /** The retina circle (shrunk) in input pixels, when masked. */
+  circle: Circle | null;
+  solidity: number;
+  maskBox: Box | null;
+  /** The crop of the input and its padding to a square. */
+  box: Box;
+  pad: { paddedWidth: number; paddedHeight: number; padLeft: number; padTop: number };
+  /** The working image (our own buffer from the crop step on; the input is never written). */
+  work: RgbImage;
+  /** The green-emphasis grey plane, kept single-channel while nothing needs three channels. */
+  grey: RgbImage | null;
+  quality?: QualityReport;
+  steps?: PreprocessSteps;
+  /** The model input and its mask (the resize step). */
+  image?: RgbImage;
+  outMask?: Uint8Array;
+  fit?: ReturnType<typeof fitSquare>;
+}
 
-  // 1. retina mask
-  let mask: Uint8Array;
-  let circle: Circle | null = null;
-  let solidity = 1;
-  let maskBox: Box | null = null;
-  let medianBefore = 0;
-  let work: RgbImage = img; // the input is never written: step 2 (or a copy) makes our own buffer
-  if (config.mask) {
-    medianBefore = timings?.median ?? 0;
-    const rm = retinaMask(img, { source: opts.source, timings, method: config.mask === 'study' ? 'study' : 'default' });
-    mask = rm.mask;
-    circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
-    solidity = rm.solidity;
-    maskBox = rm.box;
-  } else {
-    mask = new Uint8Array(width * height).fill(255);
-  }
-  lap('mask');
-  if (timings && config.mask) timings.mask -= timings.median - medianBefore; // the median is reported on its own
-  // 2. crop + pad to square
-  let box: Box = { x: 0, y: 0, width, height };
-  let pad = { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 };
-  if (config.crop) {
-    box = maskBox ?? boundingBox(mask, width, height) ?? box;
-    pad = padToSquare(box);
-    work = cropAndPad(work, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop);
-    mask = cropAndPad({ width, height, channels: 1, data: mask }, box, pad.paddedWidth, pad.paddedHeight, pad.padLeft, pad.padTop).data;
-  } else {
-    work = { ...img, data: img.data.slice() };
-  }
-  if (config.mask) zeroOutside(work, mask); // step 1's "outside set to 0", done on the smaller crop
-  const cropped = work;
-  lap('crop');
-  const quality = qualityScore(cropped, mask, width * height, solidity);
-  lap('quality');
-  const steps: PreprocessSteps | undefined = opts.keepSteps
-    ? { mask: { width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, cropped: { ...cropped, data: cropped.data.slice() } }
-    : undefined;
-  // 3. CLAHE on L of Lab
-  // Pixels outside the mask are black from here on, so the colour steps skip them (they would
-  // be zeroed after each step anyway); `work` stays zero there.
-  // 4. (below) green emphasis, kept as one grey plane while nothing needs three channels
-  let grey: RgbImage | null = null;
-  if (config.clahe) {
-    const lab = rgbToLabPlanes(work, mask);
-    const Lc = clahe(lab.L, work.width, work.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
-    // without steps to show, Lab -> RGB -> green emphasis in one pass (no RGB buffer)
-    const fused = config.green && !steps;
-    const converted = labPlanesToRgb(Lc, lab.a, lab.b, 1, work.width, work.height, mask, fused);
-    if (fused) grey = converted;
-    else work = converted;
-    if (steps) steps.clahe = work;
-    lap('clahe');
-  }
-  if (config.green && !grey) {
-    grey = greenEmphasisPlane(work); // (0 + 0 + 0 + 5) / 10 = 0: still black outside
-    if (steps) steps.green = greyToRgb(grey);
-    lap('green');
-  }
-  // 5. Ben Graham (radius of the retina circle, or half the long side with the mask off)
-  if (config.benGraham) {
-    if (grey) work = greyToRgb(grey), (grey = null);
-    work = zeroOutside(benGraham(work, circle ? circle.r : Math.max(width, height) / 2), mask);
-    if (steps) steps.benGraham = work;
-    lap('benGraham');
-  }
-  // 6. resize + pad (INTER_AREA works on each channel alone, so a grey plane resized once and
-  // copied to three channels equals the three-channel resize)
-  const fit = fitSquare(pad.paddedWidth, pad.paddedHeight, config.size);
-  const image = grey ? greyToRgb(resizeAndPad(grey, fit, 'area')) : resizeAndPad(work, fit, 'area');
-  const outMask = resizeAndPad({ width: pad.paddedWidth, height: pad.paddedHeight, channels: 1, data: mask }, fit, 'nearest').data;
-  lap('resize');
+/** One step of the pipeline, in the manner of MONAI's Compose: a name (its timing key), when it runs, what it does. */
+interface PreprocessStep {
+  name: string;
+  enabled(config: PreprocessConfig): boolean;
+  run(s: PipelineState): void;
+}
+
+/** The reference pipeline's steps, in order (numbers as in the study's code). */
+const STEPS: readonly PreprocessStep[] = [
+  {
+    // 1. retina mask (the median filter inside it is timed on its own, as "median")
+    name: 'mask',
+    enabled: () => true,
+    run(s) {
+      const { width, height } = s.input;
+      if (!s.config.mask) {
+        s.mask = new Uint8Array(width * height).fill(255);
+        return;
+      }
+      const rm = retinaMask(s.input, { source: s.opts.source, timings: s.opts.timings, method: s.config.mask === 'study' ? 'study' : 'default' });
+      s.mask = rm.mask;
+      s.circle = { cx: rm.circle.cx, cy: rm.circle.cy, r: CIRCLE_SHRINK * rm.circle.r };
+      s.solidity = rm.solidity;
+      s.maskBox = rm.box;
+    },
+  },
+  {
+    // 2. crop to the retina + pad to square; outside the mask set to 0, done on the smaller crop
+    name: 'crop',
+    enabled: () => true,
+    run(s) {
+      const { width, height } = s.input;
+      if (s.config.crop) {
+        s.box = s.maskBox ?? boundingBox(s.mask, width, height) ?? s.box;
+        s.pad = padToSquare(s.box);
+        const { paddedWidth, paddedHeight, padLeft, padTop } = s.pad;
+        s.work = cropAndPad(s.input, s.box, paddedWidth, paddedHeight, padLeft, padTop);
+        s.mask = cropAndPad({ width, height, channels: 1, data: s.mask }, s.box, paddedWidth, paddedHeight, padLeft, padTop).data;
+      } else {
+        s.work = { ...s.input, data: s.input.data.slice() };
+      }
+      if (s.config.mask) zeroOutside(s.work, s.mask);
+      if (s.opts.keepSteps) s.steps = { mask: { width: s.pad.paddedWidth, height: s.pad.paddedHeight, channels: 1, data: s.mask }, cropped: { ...s.work, data: s.work.data.slice() } };
+    },
+  },
+  {
+    name: 'quality',
+    enabled: () => true,
+    run(s) {
+      s.quality = qualityScore(s.work, s.mask, s.input.width * s.input.height, s.solidity);
+    },
+  },
+  {
+    // 3. CLAHE on L of Lab. Pixels outside the mask are black from here on, so the colour steps
+    // skip them (they would be zeroed after each step anyway). Without steps to show and with
+    // green emphasis next, Lab -> RGB -> green runs as one pass (no RGB buffer).
+    name: 'clahe',
+    enabled: (c) => c.clahe,
+    run(s) {
+      const { work, mask, config } = s;
+      const lab = rgbToLabPlanes(work, mask);
+      const Lc = clahe(lab.L, work.width, work.height, config.claheClipLimit, config.claheTileGrid, config.claheTileGrid, mask);
+      const fused = config.green && !s.steps;
+      const converted = labPlanesToRgb(Lc, lab.a, lab.b, 1, work.width, work.height, mask, fused);
+      if (fused) s.grey = converted;
+      else s.work = converted;
+      if (s.steps) s.steps.clahe = s.work;
+    },
+  },
+  {
+    // 4. green emphasis, as one grey plane ((0 + 0 + 0 + 5) / 10 = 0: still black outside)
+    name: 'green',
+    enabled: (c) => c.green,
+    run(s) {
+      if (s.grey) return; // done by the fused CLAHE pass
+      s.grey = greenEmphasisPlane(s.work);
+      if (s.steps) s.steps.green = greyToRgb(s.grey);
+    },
+  },
+  {
+    // 5. Ben Graham (radius of the retina circle, or half the long side with the mask off)
+    name: 'benGraham',
+    enabled: (c) => c.benGraham,
+    run(s) {
+      if (s.grey) {
+        s.work = greyToRgb(s.grey);
+        s.grey = null;
+      }
+      s.work = zeroOutside(benGraham(s.work, s.circle ? s.circle.r : Math.max(s.input.width, s.input.height) / 2), s.mask);
+      if (s.steps) s.steps.benGraham = s.work;
+    },
+  },
+  {
+    // 6. resize + pad to the model size (INTER_AREA works on each channel alone, so a grey plane
+    // resized once and copied to three channels equals the three-channel resize)
+    name: 'resize',
+    enabled: () => true,
+    run(s) {
+      s.fit = fitSquare(s.pad.paddedWidth, s.pad.paddedHeight, s.config.size);
+      s.image = s.grey ? greyToRgb(resizeAndPad(s.grey, s.fit, 'area')) : resizeAndPad(s.work, s.fit, 'area');
+      s.outMask = resizeAndPad({ width: s.pad.paddedWidth, height: s.pad.paddedHeight, channels: 1, data: s.mask }, s.fit, 'nearest').data;
+    },
+  },
+];
+
+/** Where the model input's pixels came from in the file: crop, padding, scale and the retina circle. */
+function geometryOf(s: PipelineState): PreprocessGeometry {
+  const f = s.opts.decodeFactor ?? 1;
+  const sourceWidth = s.opts.sourceWidth ?? s.input.width * f;
+  const sourceHeight = s.opts.sourceHeight ?? s.input.height * f;
+  const { box, pad, circle } = s;
+  const fit = s.fit as NonNullable<PipelineState['fit']>;
   const sx = fit.resizedWidth / pad.paddedWidth;
   const sy = fit.resizedHeight / pad.paddedHeight;
-  const geometry: PreprocessGeometry = {
+  return {
     sourceWidth,
     sourceHeight,
     decodeFactor: f,
@@ -214,5 +264,38 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
       ? { cx: fit.offsetX + (circle.cx - box.x + pad.padLeft + 0.5) * sx - 0.5, cy: fit.offsetY + (circle.cy - box.y + pad.padTop + 0.5) * sy - 0.5, r: circle.r * sx }
       : null,
   };
-  return { image, mask: outMask, geometry, quality, config, steps };
+}
+
+export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> = {}, opts: PreprocessOptions = {}): PreprocessResult {
+  const config = resolveConfig(cfg);
+  if (img.channels !== 3) throw new DrXaiError(`expected a 3-channel RGB image, got ${img.channels}`, { file: opts.source });
+  const { width, height } = img;
+  const s: PipelineState = {
+    input: img,
+    config,
+    opts,
+    mask: new Uint8Array(0),
+    circle: null,
+    solidity: 1,
+    maskBox: null,
+    box: { x: 0, y: 0, width, height },
+    pad: { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 },
+    work: img,
+    grey: null,
+  };
+  const timings = opts.timings;
+  for (const step of STEPS) {
+    if (!step.enabled(config)) continue;
+    if (!timings) {
+      step.run(s);
+      continue;
+    }
+    // One timer for every step; time a step books under another name itself (the mask's median) is not counted twice.
+    const booked = () => Object.entries(timings).reduce((a, [k, v]) => (k === step.name ? a : a + v), 0);
+    const before = booked();
+    const t0 = performance.now();
+    step.run(s);
+    timings[step.name] = (timings[step.name] ?? 0) + performance.now() - t0 - (booked() - before);
+  }
+  return { image: s.image as RgbImage, mask: s.outMask as Uint8Array, geometry: geometryOf(s), quality: s.quality as QualityReport, config, steps: s.steps };
 }

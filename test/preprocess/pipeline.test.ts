@@ -139,3 +139,17 @@ test('the before/after board: one row per image and one tile per step, drawn by 
   assert.equal(meta.width, 6 * 200 + 5 * 2 + 2 * 8);
   assert.ok((meta.height ?? 0) > 2 * 200);
 });
+
+test('preprocessFundus times each enabled step once, the median apart from the rest of the mask', async () => {
+  const { generatePhantom } = await import('../../src/data/index.ts');
+  const img = generatePhantom({ seed: 4, size: 320, grade: 2 }).image;
+  const timings: Record<string, number> = {};
+  const plain = preprocessFundus(img, { size: 128 });
+  const timed = preprocessFundus(img, { size: 128 }, { timings });
+  assert.deepEqual(Array.from(timed.image.data), Array.from(plain.image.data), 'timing changes nothing');
+  assert.deepEqual(Object.keys(timings).sort(), ['clahe', 'crop', 'green', 'mask', 'median', 'quality', 'resize']);
+  for (const [k, v] of Object.entries(timings)) assert.ok(v >= 0 && Number.isFinite(v), `${k}: ${v}`);
+  const noClahe: Record<string, number> = {};
+  preprocessFundus(img, { size: 128, clahe: false, benGraham: true }, { timings: noClahe });
+  assert.deepEqual(Object.keys(noClahe).sort(), ['benGraham', 'crop', 'green', 'mask', 'median', 'quality', 'resize']);
+});

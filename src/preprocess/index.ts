@@ -10,6 +10,7 @@ export {
   DEFAULT_PREPROCESS,
   resolveConfig,
   preprocessFundus,
+  PreprocessingStopped,
 } from './pipeline.ts';
 export { type PreprocessGeometry, applyGeometry } from './geometry.ts';
 export { type QualityReport, QUALITY_THRESHOLDS, qualityScore } from './quality.ts';

@@ -92,6 +92,15 @@ export interface PreprocessOptions {
    * benGraham, resize.
    */
   timings?: Record<string, number>;
+  /** Asked before each step: true stops the pipeline with PreprocessingStopped (nobody waits for the result any more). */
+  stop?: () => boolean;
+}
+
+/** preprocessFundus was stopped between two steps by its `stop` option. */
+export class PreprocessingStopped extends Error {
+  constructor(step: string) {
+    super(`preprocessing stopped before the ${step} step`);
+  }
 }
 
 function zeroOutside(img: RgbImage, mask: Uint8Array): RgbImage {
@@ -286,6 +295,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
   const timings = opts.timings;
   for (const step of STEPS) {
     if (!step.enabled(config)) continue;
+    if (opts.stop?.()) throw new PreprocessingStopped(step.name);
     if (!timings) {
       step.run(s);
       continue;

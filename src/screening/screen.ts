@@ -16,7 +16,7 @@
 import sharp from 'sharp';
 import { DrXaiError, isUserError } from '../core/index.ts';
 import { decideFromLogits, modelPreprocessConfig, type FundusModel } from '../models/index.ts';
-import { decodeFundus, preprocessFundus, type PreprocessResult, type QualityReport } from '../preprocess/index.ts';
+import { decodeFundus, preprocessFundus, PreprocessingStopped, type PreprocessResult, type QualityReport } from '../preprocess/index.ts';
 import { explainHeatmap, pngDataUrl, type HeatmapImages } from './heatmap.ts';
 
 export interface PhotographInput {
@@ -109,9 +109,11 @@ async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenO
       decodeFactor: decoded.decodeFactor,
       sourceWidth: decoded.sourceWidth,
       sourceHeight: decoded.sourceHeight,
+      stop: () => stopRequested(opts),
     });
     return { image, ...uid, pre, original, decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
   } catch (e) {
+    if (e instanceof PreprocessingStopped) throw new ScreeningStopped();
     if (!isUserError(e)) throw e;
     // A readable image with no retina in it: ungradable, never a negative.
     const reason = e.message.startsWith(`${photo.source}: `) ? e.message.slice(photo.source.length + 2) : e.message;
@@ -119,8 +121,13 @@ async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenO
   }
 }
 
+/** Cancelled, or past the deadline: checked between stages, and between the preprocessing's steps. */
+function stopRequested(opts: ScreenOptions): boolean {
+  return (opts.cancel !== undefined && Atomics.load(opts.cancel, 0) !== 0) || (opts.deadline !== undefined && Date.now() > opts.deadline);
+}
+
 function checkWanted(opts: ScreenOptions): void {
-  if ((opts.cancel && Atomics.load(opts.cancel, 0) !== 0) || (opts.deadline !== undefined && Date.now() > opts.deadline)) throw new ScreeningStopped();
+  if (stopRequested(opts)) throw new ScreeningStopped();
 }
 
 /**

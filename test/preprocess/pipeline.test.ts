@@ -153,3 +153,12 @@ test('preprocessFundus times each enabled step once, the median apart from the r
   preprocessFundus(img, { size: 128, clahe: false, benGraham: true }, { timings: noClahe });
   assert.deepEqual(Object.keys(noClahe).sort(), ['benGraham', 'crop', 'green', 'mask', 'median', 'quality', 'resize']);
 });
+
+test('preprocessFundus stops between steps when asked (a cancelled or late screening)', async () => {
+  const { generatePhantom } = await import('../../src/data/index.ts');
+  const { PreprocessingStopped } = await import('../../src/preprocess/index.ts');
+  const img = generatePhantom({ seed: 4, size: 256, grade: 2 }).image;
+  let asked = 0;
+  assert.throws(() => preprocessFundus(img, { size: 128 }, { stop: () => ++asked > 2 }), (e: Error) => e instanceof PreprocessingStopped && /before the quality step/.test(e.message));
+  assert.equal(asked, 3, 'asked before mask, crop, then quality');
+});

@@ -1,6 +1,7 @@
 // One screening path: the same JPEG, PNG and DICOM photographs through every entry point (the
 // library, evaluate's batched path and the `dr-xai evaluate` CLI, the `dr-xai screen` CLI over
-// its worker pool, the HTTP API) must give the same probability to 1e-6. Fixtures:
+// its worker pool, the HTTP API, `dr-xai cam`) must give the same probability to 1e-6 (the page:
+// test/serve/e2e.test.ts, browser vs API). Fixtures:
 // test/fixtures/screening, made by scripts/make-screening-fixtures.ts + make-dicom-fixtures.py.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ function cli(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('the same photograph gets the same probability from the library, evaluate, screen and the API', { timeout: 120_000 }, async () => {
+test('the same photograph gets the same probability from the library, evaluate, screen, cam and the API', { timeout: 120_000 }, async () => {
   const model = await smallModel();
   const lib = new Map<string, number>();
   for (const f of PHOTOS) {
@@ -78,6 +79,16 @@ test('the same photograph gets the same probability from the library, evaluate, 
     const row = rows.find((r) => r[1] === unique(f).replace(/\.[^.]+$/, ''));
     assert.ok(row, `evaluate scored ${f}`);
     assert.ok(Math.abs(Number(row[3]) - lib.get(f)!) < TOL, `evaluate ${f}: ${row[3]} vs ${lib.get(f)}`);
+  }
+  // `dr-xai cam` (its explainer's own session; cams.csv keeps 6 significant digits, so 1e-6 absolute at p < 1).
+  const cam = cli('cam', '--model', SMALL_MODEL, '--data', labels, '--n', String(PHOTOS.length * 2), '--out-dir', path.join(dir, 'cam'), '--threads', '1', '--quiet');
+  assert.equal(cam.code, 0, cam.stderr);
+  const camRows = readFileSync(path.join(dir, 'cam', 'cams.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(camRows.length, PHOTOS.length);
+  for (const f of PHOTOS) {
+    const row = camRows.find((r) => r[0] === unique(f).replace(/\.[^.]+$/, ''));
+    assert.ok(row, `cam explained ${f}`);
+    assert.ok(Math.abs(Number(row[2]) - lib.get(f)!) <= 1e-6, `cam ${f}: ${row[2]} vs ${lib.get(f)}`);
   }
 });
 

@@ -40,6 +40,22 @@ test('dr-xai screen over the hostile corpus: each file failed with its reason or
   }
 });
 
+test('dr-xai preprocess over the hostile corpus (folder format): every bad file is a named failure in the manifest, the rest is written', { timeout: 120_000 }, async () => {
+  const corpus = await hostileCorpus();
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-hostile-pre-'));
+  mkdirSync(path.join(dir, 'in'));
+  for (const c of corpus) writeFileSync(path.join(dir, 'in', c.file), c.bytes);
+  const r = spawnSync(process.execPath, [CLI, 'preprocess', '--data', 'in', '--format', 'folder', '--size', '128', '--out', 'out', '--quiet'], { cwd: dir, encoding: 'utf8' });
+  assert.ok(r.status === 0 || r.status === 1, `exit ${r.status}: ${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  const manifest = readFileSync(path.join(dir, 'out', 'manifest.csv'), 'utf8');
+  for (const c of corpus.filter((x) => /\.(png|jpe?g|tiff?)$/.test(x.file))) {
+    const line = manifest.split('\n').find((l) => l.startsWith(`${c.file.replace(/\.[^.]+$/, '')},`));
+    assert.ok(line, `${c.name}: not in the manifest`);
+    if (c.screen.status === 'failed') assert.match(line, /,failed,/, `${c.name}: ${line}`);
+  }
+});
+
 test('dr-xai serve over the hostile corpus: the right 4xx or 200, no 5xx, RSS bounded per request, healthy after', { timeout: 180_000 }, async () => {
   const corpus = await hostileCorpus();
   const server = spawn(process.execPath, [CLI, 'serve', '--model', SMALL_MODEL, '--port', '0', '--workers', '1', '--log', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -51,6 +51,22 @@ def base(syntax, uid_suffix):
     return ds
 
 
+def image(syntax, uid_suffix, rows, cols, photometric, pixels, samples=3, planar=0, encapsulated=False):
+    """An image object: the base dataset plus the image pixel module (PS3.3 C.7.6.3)."""
+    ds = base(syntax, uid_suffix)
+    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, samples
+    ds.PhotometricInterpretation = photometric
+    if samples > 1:
+        ds.PlanarConfiguration = planar
+    if encapsulated:
+        ds.PixelData = encapsulate([pixels])
+        ds['PixelData'].is_undefined_length = True
+        ds['PixelData'].VR = 'OB'
+    else:
+        ds.PixelData = pixels
+    return ds
+
+
 def save(ds, name):
     path = os.path.join(DIR, name)
     ds.save_as(path, write_like_original=False)
@@ -69,51 +85,16 @@ def main():
     rgb = np.asarray(Image.open(os.path.join(DIR, 'phantom.png')).convert('RGB'))
     h, w = rgb.shape[:2]
 
-    ds = base(ExplicitVRLittleEndian, 1)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = h, w, 3
-    ds.PhotometricInterpretation = 'RGB'
-    ds.PlanarConfiguration = 0
-    ds.PixelData = rgb.tobytes()
-    rgb_path = save(ds, 'phantom_rgb.dcm')
-
-    ds = base(ExplicitVRLittleEndian, 2)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = h, w, 3
-    ds.PhotometricInterpretation = 'YBR_FULL'
-    ds.PlanarConfiguration = 1
-    ds.PixelData = np.ascontiguousarray(rgb_to_ybr_full(rgb).transpose(2, 0, 1)).tobytes()
-    save(ds, 'phantom_ybr.dcm')
-
-    ds = base(JPEGBaseline8Bit, 3)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = h, w, 3
-    ds.PhotometricInterpretation = 'YBR_FULL_422'
-    ds.PlanarConfiguration = 0
-    ds.PixelData = encapsulate([open(os.path.join(DIR, 'phantom.jpg'), 'rb').read()])
-    ds['PixelData'].is_undefined_length = True
-    ds['PixelData'].VR = 'OB'
-    save(ds, 'phantom_jpeg.dcm')
-
-    ds = base(ExplicitVRLittleEndian, 4)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = 8, 8, 3
-    ds.PhotometricInterpretation = 'RGB'
-    ds.PlanarConfiguration = 0
-    ds.NumberOfFrames = 2
-    ds.PixelData = bytes(2 * 8 * 8 * 3)
-    save(ds, 'bad_multiframe.dcm')
-
-    ds = base(JPEG2000, 5)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = 8, 8, 3
-    ds.PhotometricInterpretation = 'YBR_ICT'
-    ds.PlanarConfiguration = 0
-    ds.PixelData = encapsulate([b'\xff\x4f\xff\x51' + bytes(60)])
-    ds['PixelData'].is_undefined_length = True
-    ds['PixelData'].VR = 'OB'
-    save(ds, 'bad_jpeg2000.dcm')
-
-    ds = base(ExplicitVRLittleEndian, 6)
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = 16, 16, 1
-    ds.PhotometricInterpretation = 'MONOCHROME2'
-    ds.PixelData = bytes(16 * 16)
-    save(ds, 'bad_mono.dcm')
+    rgb_path = save(image(ExplicitVRLittleEndian, 1, h, w, 'RGB', rgb.tobytes()), 'phantom_rgb.dcm')
+    ybr = np.ascontiguousarray(rgb_to_ybr_full(rgb).transpose(2, 0, 1)).tobytes()
+    save(image(ExplicitVRLittleEndian, 2, h, w, 'YBR_FULL', ybr, planar=1), 'phantom_ybr.dcm')
+    jpeg = open(os.path.join(DIR, 'phantom.jpg'), 'rb').read()
+    save(image(JPEGBaseline8Bit, 3, h, w, 'YBR_FULL_422', jpeg, encapsulated=True), 'phantom_jpeg.dcm')
+    multi = image(ExplicitVRLittleEndian, 4, 8, 8, 'RGB', bytes(2 * 8 * 8 * 3))
+    multi.NumberOfFrames = 2
+    save(multi, 'bad_multiframe.dcm')
+    save(image(JPEG2000, 5, 8, 8, 'YBR_ICT', b'\xff\x4f\xff\x51' + bytes(60), encapsulated=True), 'bad_jpeg2000.dcm')
+    save(image(ExplicitVRLittleEndian, 6, 16, 16, 'MONOCHROME2', bytes(16 * 16), samples=1), 'bad_mono.dcm')
 
     data = open(rgb_path, 'rb').read()
     open(os.path.join(DIR, 'bad_truncated.dcm'), 'wb').write(data[: len(data) - 1000])

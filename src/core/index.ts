@@ -14,3 +14,4 @@ export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor,
 export { writeHtmlReport, htmlPage, escapeHtml } from './html-report.ts';
 export { findPlotFont, FONT_FAMILY } from './font.ts';
 export { composeBoard, wrapText, type BoardCell, type BoardOptions } from './board.ts';
+export { workerExecArgv } from './workers.ts';

@@ -1,6 +1,6 @@
 /**
  * Batch preprocessing behind `dr-xai preprocess`: every image through decodeFundus +
- * preprocessFundus on all cores (worker_threads), `<out>/<id>.png`, `<out>/manifest.csv`,
+ * preprocessFundus on all cores (a piscina pool of worker threads), `<out>/<id>.png`, `<out>/manifest.csv`,
  * `<out>/preprocess.json`, all written atomically, and a content-addressed cache so that a
  * second run over the same files and settings does no image work.
  *
@@ -15,9 +15,9 @@ import { createHash } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import sharp from 'sharp';
-import { DrXaiError, encodePng, isUserError, progressBar, readFileOrFail, toCsv, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, encodePng, isUserError, progressBar, readFileOrFail, toCsv, workerExecArgv, writeFileAtomic } from '../core/index.ts';
 import { decodeFundus } from './decode.ts';
 import type { PreprocessGeometry } from './geometry.ts';
 import { preprocessFundus, resolveConfig, type PreprocessConfig } from './pipeline.ts';
@@ -150,87 +150,32 @@ export function outputName(id: string): string {
 }
 
 /**
- * The worker's entry. Running from TypeScript sources (tsx), a worker thread does not inherit
- * the tsx loader, so it starts from a tiny ES-module bootstrap that registers tsx's hooks and
- * then imports worker.ts; from compiled JavaScript it would load worker.js directly.
- */
-function newWorker(): Worker {
-  const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
-}
-
-/** A worker's replies: `ready` once its modules are loaded, then one `record` (or `error`) per task `i`. */
-type WorkerReply = { ready: true } | { i: number; record: BatchRecord } | { i: number; error: string };
-
-/**
  * Tasks in flight per worker: while one image waits on I/O (decode and PNG encode run in
  * libvips threads, the atomic writes fsync), the worker's thread computes the next one.
  */
 const IN_FLIGHT_PER_WORKER = 2;
 
-/** Feed `tasks` (shared queue, index `queue.next`) to one worker until the queue is empty. */
-function drainInto(w: Worker, tasks: TaskInput[], queue: { next: number }, results: BatchRecord[], onDone: (r: BatchRecord) => void): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let inFlight = 0;
-    let failed = false;
-    const feed = () => {
-      while (inFlight < IN_FLIGHT_PER_WORKER && queue.next < tasks.length) {
-        const i = queue.next++;
-        inFlight++;
-        w.postMessage({ i, task: tasks[i] });
-      }
-      if (inFlight === 0) finish(resolve);
-    };
-    const onMessage = (msg: WorkerReply) => {
-      if ('ready' in msg || failed) return;
-      inFlight--;
-      if ('error' in msg) {
-        failed = true;
-        return finish(() => reject(new Error(`preprocess worker failed on ${tasks[msg.i].item.path}: ${msg.error}`)));
-      }
-      onDone((results[msg.i] = msg.record));
-      feed();
-    };
-    const onError = (e: Error) => finish(() => reject(e));
-    const onExit = (code: number) => finish(() => reject(new Error(`preprocess worker exited with code ${code}`)));
-    const finish = (then: () => void) => {
-      w.off('message', onMessage).off('error', onError).off('exit', onExit);
-      then();
-    };
-    w.on('message', onMessage).on('error', onError).on('exit', onExit);
-    feed();
-  });
-}
-
 /**
- * A persistent pool of preprocessing worker threads, for callers that run several batches (the
- * benchmark, a server): the ~1 s each worker spends loading its modules is paid once, and
- * `ready()` resolves when every worker has loaded them. Pass it as BatchOptions.pool; `close()`
- * when done. One batch at a time.
+ * A pool of preprocessing worker threads on piscina (as the screening pool), persistent for
+ * callers that run several batches (the benchmark): the ~1 s each worker spends loading its
+ * modules is paid once, and `ready()` resolves when they have (one warm-up task per thread).
+ * Pass it as BatchOptions.pool; `close()` when done.
  */
 export class PreprocessPool {
   readonly size: number;
-  private readonly workers: Worker[];
+  private readonly piscina: Piscina<TaskInput | null, BatchRecord | null>;
   private readonly loaded: Promise<void>;
   constructor(size = os.availableParallelism()) {
     this.size = Math.max(1, Math.floor(size));
-    this.workers = Array.from({ length: this.size }, () => newWorker());
-    this.loaded = Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const onMessage = (msg: WorkerReply) => {
-              if (!('ready' in msg)) return;
-              w.off('message', onMessage).off('error', reject);
-              resolve();
-            };
-            w.on('message', onMessage).on('error', reject);
-          }),
-      ),
-    ).then(() => undefined);
+    this.piscina = new Piscina({
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
+      minThreads: this.size,
+      maxThreads: this.size,
+      concurrentTasksPerWorker: IN_FLIGHT_PER_WORKER,
+      idleTimeout: 2 ** 31 - 1,
+      execArgv: workerExecArgv(),
+    });
+    this.loaded = Promise.all(Array.from({ length: this.size }, () => this.piscina.run(null))).then(() => undefined);
     this.loaded.catch(() => undefined); // reported by ready()/run()
   }
   ready(): Promise<void> {
@@ -238,39 +183,42 @@ export class PreprocessPool {
   }
   async run(tasks: TaskInput[], onDone: (r: BatchRecord) => void): Promise<BatchRecord[]> {
     await this.loaded;
-    const results: BatchRecord[] = new Array(tasks.length);
-    const queue = { next: 0 };
-    await Promise.all(this.workers.map((w) => drainInto(w, tasks, queue, results, onDone)));
-    return results;
+    return Promise.all(
+      tasks.map((t) =>
+        this.piscina.run(t).then(
+          (r) => {
+            onDone(r as BatchRecord);
+            return r as BatchRecord;
+          },
+          (e: unknown) => {
+            throw new Error(`preprocess worker failed on ${t.item.path}: ${(e as Error).stack ?? String(e)}`);
+          },
+        ),
+      ),
+    );
   }
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.piscina.destroy();
   }
 }
 
-/** Run `tasks` on this thread plus jobs - 1 worker threads started for this batch. */
+/** Run `tasks` on this thread (one job) or on a pool of `jobs` worker threads started for this batch. */
 async function runTasks(tasks: TaskInput[], jobs: number, onDone: (r: BatchRecord) => void): Promise<BatchRecord[]> {
-  const results: BatchRecord[] = new Array(tasks.length);
-  const queue = { next: 0 };
-  const inThisThread = async () => {
-    while (queue.next < tasks.length) {
-      const i = queue.next++;
-      onDone((results[i] = await processOne(tasks[i])));
-    }
-  };
   if (jobs <= 1 || tasks.length <= 1) {
-    await inThisThread();
+    const results: BatchRecord[] = [];
+    for (const t of tasks) {
+      const r = await processOne(t);
+      results.push(r);
+      onDone(r);
+    }
     return results;
   }
-  // jobs - 1 worker threads plus this thread: workers take ~1 s to load their modules, during
-  // which this (already loaded) thread gets on with the queue; it then keeps a share of the work.
-  const workers = Array.from({ length: Math.min(jobs - 1, tasks.length - 1) }, () => newWorker());
+  const pool = new PreprocessPool(Math.min(jobs, tasks.length));
   try {
-    await Promise.all([inThisThread(), ...workers.map((w) => drainInto(w, tasks, queue, results, onDone))]);
+    return await pool.run(tasks, onDone);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
-  return results;
 }
 
 const MANIFEST_COLUMNS = [

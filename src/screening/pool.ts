@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
+import { workerExecArgv } from '../core/index.ts';
 import type { ScreenJob, ScreenOutcome } from './worker.ts';
 
 export class QueueFullError extends Error {
@@ -25,25 +26,6 @@ export interface PoolOptions {
   workers?: number;
   /** Screenings allowed to wait for a worker (default 4 per worker). */
   maxQueue?: number;
-}
-
-/**
- * The parent's Node flags minus tsx's own (worker-entry.mjs registers tsx inside the worker; a
- * second registration through inherited flags is what breaks, see there).
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.includes('tsx')) continue;
-    if (['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(a) && argv[i + 1]?.includes('tsx')) {
-      i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
 }
 
 export class ScreeningPool {

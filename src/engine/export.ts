@@ -4,7 +4,7 @@
  * `logits` (+ `features` for CAM), dynamic batch axis.
  */
 import { DrXaiError } from '../core/index.ts';
-import { prune } from './autodiff.ts';
+import { prune } from './training-graph.ts';
 import type { Graph, Node } from './ir.ts';
 import { cloneGraph, float32 } from './ir.ts';
 import { attrFloat } from './attrs.ts';

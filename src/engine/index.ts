@@ -30,8 +30,8 @@ export {
   type ValueInfo,
 } from './ir.ts';
 export { toOnnxBytes, fromOnnxBytes, type ReadOptions, type WriteOptions } from './onnx.ts';
+export { backprop } from './autodiff.ts';
 export {
-  backprop,
   buildTrainingGraph,
   gradientsWrt,
   prune,
@@ -39,7 +39,7 @@ export {
   type BatchNormStats,
   type TrainingGraph,
   type TrainingGraphOptions,
-} from './autodiff.ts';
+} from './training-graph.ts';
 export { bceWithLogitsLoss, crossEntropyLoss, type BceOptions, type CrossEntropyOptions } from './losses.ts';
 export { AdamW, SGD, noDecayForNormsAndBiases, type AdamWOptions, type Optimizer, type OptimizerState, type SgdOptions } from './optim.ts';
 export {

@@ -6,8 +6,8 @@
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, Rng } from '../core/index.ts';
-import type { BatchNormStats, TrainingGraph } from './autodiff.ts';
-import { buildTrainingGraph, liftToInputs, prune } from './autodiff.ts';
+import type { BatchNormStats, TrainingGraph } from './training-graph.ts';
+import { buildTrainingGraph, liftToInputs, prune } from './training-graph.ts';
 import type { Graph, TypedData } from './ir.ts';
 import { cloneGraph, sizeOf } from './ir.ts';
 import { toOnnxBytes } from './onnx.ts';

@@ -214,115 +214,171 @@ function freshProgress(nTrain: number, seed: number): TrainProgress {
 }
 
 /** Train, validate, checkpoint, export the best epoch as a model package. */
+/**
+ * The run's crash-safe state on disk, in the manner of timm's CheckpointSaver: the checkpoint a
+ * run resumes from (weights, optimizer moments, progress including RNG states) and the weights
+ * of the best validation epoch, each written atomically.
+ */
+class CheckpointSaver {
+  readonly file: string;
+  readonly bestFile: string;
+  constructor(dir: string, private readonly key: string, private readonly p: Prepared) {
+    this.file = path.join(dir, 'checkpoint.safetensors');
+    this.bestFile = path.join(dir, 'best.safetensors');
+  }
+  exists(): boolean {
+    return checkpointExists(this.file);
+  }
+  private shapeOf = (n: string) => this.p.model.builder.shape(n);
+  /** Weights, optimizer and BatchNorm counters back from the checkpoint; its progress. Refuses another configuration. */
+  async restore(): Promise<TrainProgress> {
+    const ck = await loadCheckpoint(this.file);
+    if (ck.configKey !== this.key) throw new DrXaiError('the checkpoint was made with another configuration (only epochs, patience, checkpoint_every and the output paths may change on resume)', { file: this.file });
+    for (const [name, v] of ck.state) {
+      const cur = this.p.session.state.get(name);
+      if (!cur || cur.length !== v.length) throw new DrXaiError(`checkpoint tensor '${name}' does not fit the model`, { file: this.file });
+      cur.set(v);
+    }
+    this.p.optimizer.setState(ck.optimizer);
+    this.p.session.batchesTracked = ck.progress.batchesTracked;
+    return ck.progress;
+  }
+  async save(progress: TrainProgress, maskRng: Rng): Promise<void> {
+    progress.maskRngState = maskRng.getState();
+    progress.batchesTracked = this.p.session.batchesTracked;
+    await saveCheckpoint(this.file, { progress, state: this.p.session.state, optimizer: this.p.optimizer.getState(), configKey: this.key }, this.shapeOf);
+  }
+  async saveBest(epoch: number, metric: number): Promise<void> {
+    const tensors = [...this.p.session.state].map(([n, d]) => [n, { shape: this.shapeOf(n), data: d }] as [string, { shape: number[]; data: Float32Array }]);
+    await writeFileAtomic(this.bestFile, serializeSafetensors(tensors, { epoch: String(epoch + 1), metric: String(metric) }));
+  }
+  /** The best epoch's weights into the session. */
+  async restoreBest(): Promise<void> {
+    const best = await readSafetensors(this.bestFile);
+    for (const [name, t] of best.tensors) this.p.session.state.get(name)?.set(t.data);
+  }
+}
+
+/** What one epoch of training needs besides the model. */
+interface EpochContext {
+  cfg: TrainConfig;
+  p: Prepared;
+  progress: TrainProgress;
+  trainStore: ImageStore;
+  posWeight: number;
+  stepsPerEpoch: number;
+  schedule: Parameters<typeof learningRateAt>[0];
+  maskRng: Rng;
+  saver: CheckpointSaver;
+  opts: TrainOptions;
+  log: (line: string) => void;
+  /** Optimizer steps of this call so far (onStep's stepsThisCall), carried across epochs. */
+  stepsThisCall: { n: number };
+}
+
+/**
+ * The optimizer steps of the current epoch from progress.stepInEpoch on (gradient accumulation
+ * over micro-batches, the next micro-batch loaded while this one runs), with a checkpoint every
+ * checkpoint_every steps. Returns the images trained on and the seconds it took.
+ */
+async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds: number }> {
+  const { cfg, p, progress, stepsPerEpoch } = c;
+  const epoch = progress.epoch;
+  const started = Date.now();
+  const accum = cfg.batch_size / p.micro;
+  const bar = progressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { quiet: c.opts.quiet, extra: 'loss {loss} | {ips} img/s' });
+  bar.tick(progress.stepInEpoch, { loss: '-', ips: '-' });
+  // Without a terminal the progress bar is silent; a line per checkpoint shows a long run's pace.
+  const plainProgress = !process.stderr.isTTY || c.opts.quiet;
+  const augment = { cfg: cfg.augment, seed: cfg.seed, epoch };
+  const microBatches: number[][] = [];
+  for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
+    for (let a = 0; a < accum; a++) {
+      const from = s * cfg.batch_size + a * p.micro;
+      microBatches.push(progress.order.slice(from, from + p.micro));
+    }
+  }
+  let next = microBatches.length ? makeBatch(c.trainStore, microBatches[0], p.input, cfg.task, p.k, augment) : undefined;
+  let summed: Map<string, Float32Array> | undefined;
+  let images = 0;
+  try {
+    for (let m = 0; m < microBatches.length; m++) {
+      const batch = await (next as Promise<Batch>);
+      // Load and augment the next micro-batch while ONNX Runtime computes this one.
+      next = m + 1 < microBatches.length ? makeBatch(c.trainStore, microBatches[m + 1], p.input, cfg.task, p.k, augment) : undefined;
+      const { loss, grads } = await p.session.step(feedsOf(batch, p, c.posWeight), c.maskRng);
+      if (!Number.isFinite(loss)) throw new DrXaiError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${progress.stepInEpoch + 1}; lower lr`);
+      progress.epochLossSum += loss;
+      progress.epochLossCount++;
+      images += p.micro;
+      if (!summed) summed = grads;
+      else for (const [name, g] of grads) {
+        const acc = summed.get(name) as Float32Array;
+        for (let i = 0; i < g.length; i++) acc[i] += g[i];
+      }
+      if ((m + 1) % accum !== 0) continue;
+      // The gradient of the batch mean is the mean of the micro-batch means (equal sizes).
+      if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
+      p.optimizer.lr = learningRateAt(c.schedule, progress.globalStep);
+      p.optimizer.step(p.session.state, summed);
+      summed = undefined;
+      progress.globalStep++;
+      progress.stepInEpoch++;
+      c.stepsThisCall.n++;
+      const secs = (Date.now() - started) / 1000;
+      bar.tick(1, { loss: (progress.epochLossSum / progress.epochLossCount).toFixed(4), ips: (images / secs).toFixed(1) });
+      await c.opts.onStep?.({ globalStep: progress.globalStep, stepsThisCall: c.stepsThisCall.n, epoch: progress.epoch, epochLoss: progress.epochLossSum / progress.epochLossCount });
+      if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) {
+        await c.saver.save(progress, c.maskRng);
+        if (plainProgress) {
+          const ips = images / secs;
+          const eta = ((stepsPerEpoch - progress.stepInEpoch) * cfg.batch_size) / ips;
+          c.log(`epoch ${epoch + 1} step ${progress.stepInEpoch}/${stepsPerEpoch}: loss ${(progress.epochLossSum / progress.epochLossCount).toFixed(4)}, lr ${p.optimizer.lr.toExponential(2)}, ${ips.toFixed(1)} img/s, epoch ETA ${Math.round(eta / 60)} min (checkpoint saved)`);
+        }
+      }
+    }
+  } finally {
+    bar.stop();
+  }
+  return { images, seconds: (Date.now() - started) / 1000 };
+}
+
 export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (data.train.length < cfg.batch_size) throw new DrXaiError(`the training split has ${data.train.length} images, fewer than batch_size ${cfg.batch_size}`);
   if (data.val.length === 0) throw new DrXaiError('the validation split is empty: validation picks the best epoch and the operating point');
   for (const s of [...data.train, ...data.val]) if (s.grade === null) throw new DrXaiError(`image '${s.id}' has no grade; training needs labelled images`, { file: s.path });
   const dir = runDir(cfg);
-  const ckFile = path.join(dir, 'checkpoint.safetensors');
-  const bestFile = path.join(dir, 'best.safetensors');
-  const key = configKey(cfg);
 
   let progress = freshProgress(data.train.length, cfg.seed);
   const p = await prepare(cfg, log);
   try {
-    if (opts.resume && checkpointExists(ckFile)) {
-      const ck = await loadCheckpoint(ckFile);
-      if (ck.configKey !== key) throw new DrXaiError('the checkpoint was made with another configuration (only epochs, patience, checkpoint_every and the output paths may change on resume)', { file: ckFile });
-      for (const [name, v] of ck.state) {
-        const cur = p.session.state.get(name);
-        if (!cur || cur.length !== v.length) throw new DrXaiError(`checkpoint tensor '${name}' does not fit the model`, { file: ckFile });
-        cur.set(v);
-      }
-      p.optimizer.setState(ck.optimizer);
-      p.session.batchesTracked = ck.progress.batchesTracked;
-      progress = ck.progress;
+    const saver = new CheckpointSaver(dir, configKey(cfg), p);
+    if (opts.resume && saver.exists()) {
+      progress = await saver.restore();
       log(`resumed ${defaultRunName(cfg)} at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch} (${progress.globalStep} optimizer steps done)`);
-    } else if (checkpointExists(ckFile) && !opts.resume) {
+    } else if (saver.exists() && !opts.resume) {
       throw new DrXaiError(`a run already exists here; pass --resume to continue it or choose another --run-name`, { file: dir });
     }
     await fsp.mkdir(dir, { recursive: true });
     await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
     const posWeight = p.k === 1 ? posWeightOf(cfg, data.train) : 1;
-    const trainStore = new ImageStore(data.train, data.load);
     const valStore = new ImageStore(data.val, data.load);
     const stepsPerEpoch = Math.floor(data.train.length / cfg.batch_size);
-    const accum = cfg.batch_size / p.micro;
-    const schedule = { baseLr: cfg.lr, minLr: cfg.min_lr, warmupSteps: Math.round(cfg.warmup_epochs * stepsPerEpoch), totalSteps: cfg.epochs * stepsPerEpoch };
     const maskRng = new Rng(0);
     maskRng.setState(progress.maskRngState);
-    const shapeOf = (n: string) => p.model.builder.shape(n);
-    const save = async () => {
-      progress.maskRngState = maskRng.getState();
-      progress.batchesTracked = p.session.batchesTracked;
-      await saveCheckpoint(ckFile, { progress, state: p.session.state, optimizer: p.optimizer.getState(), configKey: key }, shapeOf);
+    const ctx: EpochContext = {
+      cfg, p, progress, posWeight, stepsPerEpoch, maskRng, saver, opts, log,
+      trainStore: new ImageStore(data.train, data.load),
+      schedule: { baseLr: cfg.lr, minLr: cfg.min_lr, warmupSteps: Math.round(cfg.warmup_epochs * stepsPerEpoch), totalSteps: cfg.epochs * stepsPerEpoch },
+      stepsThisCall: { n: 0 },
     };
-    // Without a terminal the progress bar is silent; a line per checkpoint shows a long run's pace.
-    const plainProgress = !process.stderr.isTTY || opts.quiet;
-    let stepsThisCall = 0;
 
     while (!progress.stopped && progress.epoch < cfg.epochs) {
       const epoch = progress.epoch;
       const started = Date.now();
-      const bar = progressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { quiet: opts.quiet, extra: 'loss {loss} | {ips} img/s' });
-      bar.tick(progress.stepInEpoch, { loss: '-', ips: '-' });
-      const augment = { cfg: cfg.augment, seed: cfg.seed, epoch };
-      const microBatches: number[][] = [];
-      for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
-        for (let a = 0; a < accum; a++) {
-          const from = s * cfg.batch_size + a * p.micro;
-          microBatches.push(progress.order.slice(from, from + p.micro));
-        }
-      }
-      let next = microBatches.length ? makeBatch(trainStore, microBatches[0], p.input, cfg.task, p.k, augment) : undefined;
-      let summed: Map<string, Float32Array> | undefined;
-      let images = 0;
-      for (let m = 0; m < microBatches.length; m++) {
-        const batch = await (next as Promise<Batch>);
-        // Load and augment the next micro-batch while ONNX Runtime computes this one.
-        next = m + 1 < microBatches.length ? makeBatch(trainStore, microBatches[m + 1], p.input, cfg.task, p.k, augment) : undefined;
-        const { loss, grads } = await p.session.step(feedsOf(batch, p, posWeight), maskRng);
-        if (!Number.isFinite(loss)) throw new DrXaiError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${progress.stepInEpoch + 1}; lower lr`);
-        progress.epochLossSum += loss;
-        progress.epochLossCount++;
-        images += p.micro;
-        if (!summed) summed = grads;
-        else for (const [name, g] of grads) {
-          const acc = summed.get(name) as Float32Array;
-          for (let i = 0; i < g.length; i++) acc[i] += g[i];
-        }
-        if ((m + 1) % accum !== 0) continue;
-        // The gradient of the batch mean is the mean of the micro-batch means (equal sizes).
-        if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
-        p.optimizer.lr = learningRateAt(schedule, progress.globalStep);
-        p.optimizer.step(p.session.state, summed);
-        summed = undefined;
-        progress.globalStep++;
-        progress.stepInEpoch++;
-        stepsThisCall++;
-        const secs = (Date.now() - started) / 1000;
-        bar.tick(1, { loss: (progress.epochLossSum / progress.epochLossCount).toFixed(4), ips: (images / secs).toFixed(1) });
-        if (opts.onStep) {
-          try {
-            await opts.onStep({ globalStep: progress.globalStep, stepsThisCall, epoch: progress.epoch, epochLoss: progress.epochLossSum / progress.epochLossCount });
-          } catch (e) {
-            bar.stop();
-            throw e;
-          }
-        }
-        if (progress.globalStep % cfg.checkpoint_every === 0 && progress.stepInEpoch < stepsPerEpoch) {
-          await save();
-          if (plainProgress) {
-            const ips = images / secs;
-            const eta = ((stepsPerEpoch - progress.stepInEpoch) * cfg.batch_size) / ips;
-            log(`epoch ${epoch + 1} step ${progress.stepInEpoch}/${stepsPerEpoch}: loss ${(progress.epochLossSum / progress.epochLossCount).toFixed(4)}, lr ${p.optimizer.lr.toExponential(2)}, ${ips.toFixed(1)} img/s, epoch ETA ${Math.round(eta / 60)} min (checkpoint saved)`);
-          }
-        }
-      }
-      bar.stop();
-      const trainSeconds = (Date.now() - started) / 1000;
+      const { images, seconds: trainSeconds } = await trainOneEpoch(ctx);
       const v = await validate(p, cfg, valStore, posWeight);
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -340,8 +396,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
         progress.bestMetric = v.metric;
         progress.bestEpoch = epoch + 1;
         progress.epochsWithoutImprovement = 0;
-        const tensors = [...p.session.state].map(([n, d]) => [n, { shape: shapeOf(n), data: d }] as [string, { shape: number[]; data: Float32Array }]);
-        await writeFileAtomic(bestFile, serializeSafetensors(tensors, { epoch: String(epoch + 1), metric: String(v.metric) }));
+        await saver.saveBest(epoch, v.metric);
       } else {
         progress.epochsWithoutImprovement++;
       }
@@ -358,14 +413,13 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       progress.order = epochOrder(data.train.length, cfg.seed, progress.epoch);
       await writeLogs(dir, progress.history);
       if (opts.learningCurve ?? true) await writeLearningCurve(dir, progress.history, cfg.task);
-      await save();
+      await saver.save(progress, maskRng);
     }
 
     const finalState = new Map([...p.session.state].map(([n, d]) => [n, Float32Array.from(d)]));
     // Export the best epoch: its weights replace the current state, then validation again gives
     // the scores the operating point is chosen on.
-    const best = await readSafetensors(bestFile);
-    for (const [name, t] of best.tensors) p.session.state.get(name)?.set(t.data);
+    await saver.restoreBest();
     const v = await validate(p, cfg, valStore, posWeight);
     const bestRecord = progress.history[progress.bestEpoch - 1];
     const sidecar = await exportPackage(cfg, data, p, v, bestRecord, progress.history.length, dir);

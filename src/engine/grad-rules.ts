@@ -7,7 +7,7 @@ import { DrXaiError } from '../core/index.ts';
 import type { Node, Shape, TensorData } from './ir.ts';
 import { GraphBuilder, float32, sizeOf } from './ir.ts';
 import { attrFloat, attrInt, attrInts, intValues } from './attrs.ts';
-import { convPads, reduceAxes } from './shape.ts';
+import { convGeometry, convPads, reduceAxes } from './shape.ts';
 import { ONNX_DTYPE } from './dtypes.ts';
 
 /** Ops through which no gradient flows (comparisons, casts to bool, index maths). */
@@ -273,20 +273,6 @@ function flipSpatial(b: GraphBuilder, w: string): string {
   return b.op('Slice', [w, b.ints(axes.map(() => -1)), b.ints(axes.map(() => -(2 ** 31))), b.ints(axes), b.ints(axes.map(() => -1))]);
 }
 
-/** Geometry of a Conv node with ONNX defaults filled in. */
-function convGeometry(b: GraphBuilder, node: Node) {
-  const ws = b.shape(node.inputs[1]);
-  const r = ws.length - 2;
-  return {
-    r,
-    k: attrInts(node, 'kernel_shape', undefined) ?? ws.slice(2),
-    s: attrInts(node, 'strides', undefined) ?? new Array(r).fill(1),
-    d: attrInts(node, 'dilations', undefined) ?? new Array(r).fill(1),
-    p: convPads(node, r),
-    g: attrInt(node, 'group', 1),
-  };
-}
-
 function convGrad(c: Ctx): string[] {
   const { b, node } = c;
   const [x, w, bias] = node.inputs;
@@ -294,7 +280,7 @@ function convGrad(c: Ctx): string[] {
   const xs = b.shape(x);
   const ws = b.shape(w);
   const ys = b.shape(gy);
-  const { r, k, s, d, p, g } = convGeometry(b, node);
+  const { r, k, s, d, p, g } = convGeometry(node, ws);
   const [n, cin] = xs;
   const o = ws[0];
   const cg = ws[1];

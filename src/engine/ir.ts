@@ -111,15 +111,6 @@ export function int64(values: number[], shape: Shape = [values.length]): TensorD
   return { dtype: 'int64', shape, data: BigInt64Array.from(values.map((v) => BigInt(v))) };
 }
 
-/** Conv-family geometry with ONNX defaults filled in (pads = [begin..., end...]). */
-export interface ConvGeometry {
-  kernel: number[];
-  strides: number[];
-  pads: number[];
-  dilations: number[];
-  group: number;
-}
-
 export interface ConvOptions {
   strides?: number[] | number;
   pads?: number[] | number;

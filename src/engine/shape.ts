@@ -140,25 +140,15 @@ const SHAPE_RULES: Record<string, ShapeRule> = {
   Conv: (node, ins, constOf) => {
     const a = need(ins[0], 'X');
     const w = need(ins[1], 'W');
-    const r = a.shape.length - 2;
-    const k = attrInts(node, 'kernel_shape', undefined) ?? w.shape.slice(2);
-    const s = attrInts(node, 'strides', undefined) ?? new Array(r).fill(1);
-    const d = attrInts(node, 'dilations', undefined) ?? new Array(r).fill(1);
-    const p = convPads(node, r);
-    const g = attrInt(node, 'group', 1);
+    const { r, k, s, d, p, g } = convGeometry(node, w.shape);
     if (a.shape[1] !== w.shape[1] * g) throw new Error(`input has ${a.shape[1]} channels, weight expects ${w.shape[1] * g}`);
     return [{ dtype: a.dtype, shape: [a.shape[0], w.shape[0], ...a.shape.slice(2).map((n, i) => convOutSize(n, k[i], s[i], p[i], p[i + r], d[i]))] }];
   },
   ConvTranspose: (node, ins, constOf) => {
     const a = need(ins[0], 'X');
     const w = need(ins[1], 'W');
-    const r = a.shape.length - 2;
-    const k = attrInts(node, 'kernel_shape', undefined) ?? w.shape.slice(2);
-    const s = attrInts(node, 'strides', undefined) ?? new Array(r).fill(1);
-    const d = attrInts(node, 'dilations', undefined) ?? new Array(r).fill(1);
+    const { r, k, s, d, p, g } = convGeometry(node, w.shape);
     const op_ = attrInts(node, 'output_padding', undefined) ?? new Array(r).fill(0);
-    const p = convPads(node, r);
-    const g = attrInt(node, 'group', 1);
     return [{
       dtype: a.dtype,
       shape: [a.shape[0], w.shape[1] * g, ...a.shape.slice(2).map((n, i) => s[i] * (n - 1) + op_[i] + (k[i] - 1) * d[i] + 1 - p[i] - p[i + r])],
@@ -307,6 +297,23 @@ export function inferNode(node: Node, ins: (Info | undefined)[], constOf: ConstO
   const rule = SHAPE_RULES[op];
   if (!rule) throw new DrXaiError(`unsupported ONNX op '${op}' (node '${node.name}')`);
   return rule(node, ins, constOf);
+}
+
+/**
+ * A Conv / ConvTranspose node's geometry with the ONNX defaults filled in, from its weight's
+ * shape [O, I/g, k...]: spatial rank r, kernel k, strides s, dilations d, pads p
+ * ([begin..., end...]) and group g. Shared by shape inference and the Conv gradient rule.
+ */
+export function convGeometry(node: Node, weightShape: Shape): { r: number; k: number[]; s: number[]; d: number[]; p: number[]; g: number } {
+  const r = weightShape.length - 2;
+  return {
+    r,
+    k: attrInts(node, 'kernel_shape', undefined) ?? weightShape.slice(2),
+    s: attrInts(node, 'strides', undefined) ?? new Array(r).fill(1),
+    d: attrInts(node, 'dilations', undefined) ?? new Array(r).fill(1),
+    p: convPads(node, r),
+    g: attrInt(node, 'group', 1),
+  };
 }
 
 /** Explicit pads [begin..., end...]; auto_pad other than NOTSET/VALID is refused. */

@@ -16,7 +16,7 @@
 import sharp from 'sharp';
 import { DrXaiError, isUserError } from '../core/index.ts';
 import { decideFromLogits, modelPreprocessConfig, type FundusModel } from '../models/index.ts';
-import { decodeFundus, preprocessFundus, PreprocessingStopped, type PreprocessResult, type QualityReport } from '../preprocess/index.ts';
+import { decodeFundus, preprocessFundus, PreprocessingStopped, type PreprocessConfig, type PreprocessResult, type QualityReport } from '../preprocess/index.ts';
 import { explainHeatmap, pngDataUrl, type HeatmapImages } from './heatmap.ts';
 
 export interface PhotographInput {
@@ -94,7 +94,7 @@ interface Prepared {
   preprocessMs: number;
 }
 
-async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenOptions): Promise<Prepared> {
+async function prepare(model: FundusModel, config: PreprocessConfig, photo: PhotographInput, opts: ScreenOptions): Promise<Prepared> {
   const t0 = performance.now();
   const decoded = await decodeFundus(photo.bytes, photo.source, model.info.input.size, { maxPixels: opts.maxPixels });
   checkWanted(opts);
@@ -103,7 +103,7 @@ async function prepare(model: FundusModel, photo: PhotographInput, opts: ScreenO
   const uid = decoded.sopInstanceUid !== undefined ? { sopInstanceUid: decoded.sopInstanceUid } : {};
   const original = opts.steps ? decoded.image : undefined;
   try {
-    const pre = preprocessFundus(decoded.image, modelPreprocessConfig(model.info), {
+    const pre = preprocessFundus(decoded.image, config, {
       keepSteps: opts.steps,
       source: photo.source,
       decodeFactor: decoded.decodeFactor,
@@ -137,10 +137,11 @@ function checkWanted(opts: ScreenOptions): void {
  */
 export async function screenPhotographs(model: FundusModel, photos: PhotographInput[], opts: ScreenOptions = {}): Promise<(Screening | DrXaiError)[]> {
   checkWanted(opts);
+  const config = modelPreprocessConfig(model.info);
   const prepared = await Promise.all(
     photos.map(async (photo) => {
       try {
-        return await prepare(model, photo, opts);
+        return await prepare(model, config, photo, opts);
       } catch (e) {
         if (isUserError(e)) return e;
         throw e;

@@ -41,10 +41,10 @@ function getSession(url: string): Promise<ort.InferenceSession> {
 
 /** RGB from the browser's decoder, without colour management (the server's decode applies none to sRGB PNGs); DICOM unwrapped first. */
 export async function decodeInBrowser(file: Blob, maxPixels: number): Promise<RgbImage> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
   let image: Blob = file;
-  if (isDicom(bytes)) {
-    const dicom = readDicomPhotograph(bytes, 'upload', { maxPixels });
+  // Only a DICOM file is read whole here (its pixels are unwrapped); any other is decoded by the browser from the Blob.
+  if (isDicom(new Uint8Array(await file.slice(0, 132).arrayBuffer()))) {
+    const dicom = readDicomPhotograph(new Uint8Array(await file.arrayBuffer()), 'upload', { maxPixels });
     if (dicom.pixels.kind === 'raw') return dicom.pixels.image;
     image = new Blob([dicom.pixels.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' });
   }

@@ -8,16 +8,15 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { RgbImage } from '../core/index.ts';
 import { DrXaiError, labelFor, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { PHANTOM_DIFFICULTY, findDuplicateGroups, loadDataset, stratifiedSplit, writePhantomDataset, writeSplitCsv, type Sample } from '../data/index.ts';
 import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '../evaluate/index.ts';
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
 import { loadModel } from '../models/index.ts';
-import { preparePreprocessed, preprocessConfigOf, resolveTrainConfig, train, type TrainResult } from '../train/index.ts';
+import { resolveTrainConfig, trainOnSplit, type ImageLoader } from '../train/index.ts';
 
 export interface DemoOptions {
-  /** Everything goes here (default artifacts/demo); its data/, preprocessed/, run/, evaluation/ and cam/ are replaced. */
+  /** Everything goes here (default artifacts/demo); its data/, run/ (with the preprocessed images), evaluation/ and cam/ are replaced. */
   outDir: string;
   /** Shown in the report and on the explanation boards. */
   disclaimer: string;
@@ -44,15 +43,15 @@ export interface DemoResult {
   seconds: number;
 }
 
-const SUBDIRS = ['data', 'preprocessed', 'run', 'evaluation', 'cam'];
+const SUBDIRS = ['data', 'run', 'evaluation', 'cam'];
 
 /** Run predictions over samples in batches with a loaded package. */
-async function scores(modelPath: string, samples: Sample[], images: Map<string, RgbImage>): Promise<number[]> {
+async function scores(modelPath: string, samples: Sample[], load: ImageLoader): Promise<number[]> {
   const model = await loadModel(modelPath);
   try {
     const out: number[] = [];
     for (let i = 0; i < samples.length; i += 32) {
-      const batch = samples.slice(i, i + 32).map((s) => images.get(s.id) as RgbImage);
+      const batch = await Promise.all(samples.slice(i, i + 32).map(load));
       out.push(...(await model.predict(batch)).probability);
     }
     return out;
@@ -101,7 +100,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     (r) => `train ${r.s.train.length}, val ${r.s.val.length}, test ${r.s.test.length} (${r.groups} duplicate groups kept together)`,
   );
 
-  // 3. Preprocessing (mask, crop, CLAHE, green emphasis), once per image.
+  // 3-4. Preprocessing (mask, crop, CLAHE, green emphasis), once per image, then training.
   const cfg = resolveTrainConfig(
     {
       model_name: 'tiny_cnn',
@@ -122,24 +121,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     {},
     'demo',
   );
-  const preprocess = preprocessConfigOf(cfg);
-  const all = [...split.s.train, ...split.s.val, ...split.s.test];
-  const images = await timed(
-    'preprocess',
-    async () => {
-      const prepared = await preparePreprocessed(all, preprocess, { outDir: path.join(out, 'preprocessed'), cacheDir: path.join(out, '.preprocess-cache'), quiet: true });
-      const m = new Map<string, RgbImage>();
-      for (const s of all) m.set(s.id, await prepared.load(s));
-      return m;
-    },
-    (m) => `${m.size} images -> ${imgSize} px (retina mask, crop, CLAHE, green emphasis)`,
-  );
-
-  // 4. Training.
-  const trained: TrainResult = await timed(
+  const { trained, images } = await timed(
     'train',
-    () => train(cfg, { name: 'phantom', train: [...split.s.train], val: [...split.s.val], load: async (s) => images.get(s.id) as RgbImage, preprocess: { ...preprocess } }, { quiet: true, log: () => {} }),
-    (r) => `tiny_cnn, ${r.history.length} epochs, best val AUROC ${r.best.valAuroc.toFixed(3)} (epoch ${r.best.epoch}), ${(r.history.reduce((a, h) => a + h.imagesPerSecond, 0) / r.history.length).toFixed(0)} img/s`,
+    () =>
+      trainOnSplit(
+        cfg,
+        { name: 'phantom', train: [...split.s.train], val: [...split.s.val], heldOut: [...split.s.test] },
+        {
+          cacheDir: path.join(out, '.preprocess-cache'),
+          quiet: true,
+          log: () => {},
+          onPreprocessed: (p) => say(`${'preprocess'.padEnd(10)} ${p.processed + p.cached} images -> ${imgSize} px (retina mask, crop, CLAHE, green emphasis)`),
+        },
+      ),
+    ({ trained: r }) => `tiny_cnn, ${r.history.length} epochs, best val AUROC ${r.best.valAuroc.toFixed(3)} (epoch ${r.best.epoch}), ${(r.history.reduce((a, h) => a + h.imagesPerSecond, 0) / r.history.length).toFixed(0)} img/s`,
   );
 
   // 5. Evaluation: threshold tuned on validation, applied to test.
@@ -148,7 +143,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     async () => {
       const splits: Record<string, { ids: string[]; labels: number[]; scores: number[] }> = {};
       for (const [name, samples] of [['val', split.s.val], ['test', split.s.test]] as const) {
-        splits[name] = { ids: samples.map((s) => s.id), labels: samples.map((s) => labelFor(s.grade as number, 'referable')), scores: await scores(trained.modelPath, [...samples], images) };
+        splits[name] = { ids: samples.map((s) => s.id), labels: samples.map((s) => labelFor(s.grade as number, 'referable')), scores: await scores(trained.modelPath, [...samples], images.load) };
       }
       return evaluatePredictions({ splits, task: 'referable', fixSpecificity: 0.95, tuneOn: 'val', bootstrap: 1000, seed, outDir: path.join(out, 'evaluation'), modelInfo: { model: 'tiny_cnn', data: 'phantom' } });
     },

@@ -8,4 +8,5 @@ export { ImageStore, epochOrder, makeBatch, targetsFor, type ImageLoader, type B
 export { loadCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, type Checkpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
 export { writeLogs, writeLearningCurve, LOG_COLUMNS } from './logs.ts';
 export { preprocessConfigOf, preparePreprocessed, sharedCacheDir, type PreparedImages } from './images.ts';
+export { trainOnSplit, type SplitData, type TrainOnSplitOptions, type TrainOnSplitResult } from './train-on-split.ts';
 export { crossValidate, type CrossValidationData, type CrossValidationResult, type CrossValidationOptions, type FoldResult } from './cv.ts';

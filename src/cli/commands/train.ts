@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { DrXaiError } from '../../core/index.ts';
 import { loadDataset, parseFormat, readSplitCsv } from '../../data/index.ts';
 import { listModels, modelInfo } from '../../models/index.ts';
-import { preparePreprocessed, preprocessConfigOf, readConfigFile, resolveTrainConfig, runDir, sharedCacheDir, train, type TrainConfig } from '../../train/index.ts';
+import { readConfigFile, resolveTrainConfig, sharedCacheDir, trainOnSplit, type TrainConfig } from '../../train/index.ts';
 
 export interface TrainCliOptions {
   config?: string;
@@ -106,14 +106,17 @@ export function register(program: Command): void {
       if (!cfg.split_csv) throw new DrXaiError(`no split: run \`dr-xai split --data ${cfg.data_root} --fractions 0.9,0.1,0 --out split.csv\` and give --split (or split_csv in the config)`);
       const dataset = await loadDataset(cfg.data_root, parseFormat(cfg.data_format));
       const split = await readSplitCsv(path.resolve(cfg.split_csv), dataset);
-      const preprocess = preprocessConfigOf(cfg);
       process.stdout.write(`${dataset.name}: ${split.train.length} train, ${split.val.length} val images; ${cfg.model_name}, ${cfg.img_size} px, task ${cfg.task}\n`);
-      const images = await preparePreprocessed([...split.train, ...split.val], preprocess, { outDir: `${runDir(cfg)}/preprocessed`, cacheDir: sharedCacheDir(cfg.out_dir), quiet: opts.quiet });
-      process.stdout.write(`preprocessed ${images.processed + images.cached} images (${images.cached} from the cache) in ${images.seconds.toFixed(0)} s\n`);
-      const result = await train(
+      const { trained: result } = await trainOnSplit(
         cfg,
-        { name: dataset.name, train: [...split.train], val: [...split.val], load: images.load, preprocess: { ...preprocess } },
-        { resume: opts.resume, quiet: opts.quiet, log: (l) => process.stdout.write(`${l}\n`) },
+        { name: dataset.name, train: [...split.train], val: [...split.val] },
+        {
+          cacheDir: sharedCacheDir(cfg.out_dir),
+          resume: opts.resume,
+          quiet: opts.quiet,
+          log: (l) => process.stdout.write(`${l}\n`),
+          onPreprocessed: (images) => process.stdout.write(`preprocessed ${images.processed + images.cached} images (${images.cached} from the cache) in ${images.seconds.toFixed(0)} s\n`),
+        },
       );
       const op = result.sidecar.operatingPoint;
       process.stdout.write(

@@ -19,6 +19,7 @@ import { register as registerCamScore } from './commands/cam-score.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerModels } from './commands/models.ts';
 import { register as registerProfile } from './commands/profile.ts';
+import { register as registerQuantize } from './commands/quantize.ts';
 
 const program = new Command();
 program
@@ -47,6 +48,7 @@ const commands: Array<(p: Command) => void> = [
   registerServe,
   registerModels,
   registerProfile,
+  registerQuantize,
 ];
 for (const register of commands) register(program);
 

@@ -54,4 +54,15 @@ export {
   type StepResult,
   type TrainingSessionOptions,
 } from './runtime.ts';
+export {
+  RangeCalibrator,
+  activationQuantParams,
+  dequantizeQdq,
+  quantizationTargets,
+  quantizeQdq,
+  quantizeWeightsPerChannel,
+  type QdqOptions,
+  type QuantizationSummary,
+  type TensorRange,
+} from './quantize.ts';
 export { exportInference, foldBatchNorm, removeMasks, WEB_SAFE_OPS, type ExportOptions, type ExportedModel } from './export.ts';

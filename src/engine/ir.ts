@@ -10,9 +10,9 @@
 import { DrXaiError } from '../core/index.ts';
 import { inferNode } from './shape.ts';
 
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
 export type Shape = number[];
-export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 
 /** A constant tensor (an initializer). `data` is laid out row-major (C order). */
 export interface TensorData {

@@ -105,6 +105,9 @@ function readTensor(t: onnxProto.onnx.ITensorProto, where: string): TensorData {
     case 'int32':
       data = raw ? new Int32Array(copy(raw)) : Int32Array.from(t.int32Data ?? []);
       break;
+    case 'int8':
+      data = raw ? new Int8Array(copy(raw)) : Int8Array.from(t.int32Data ?? []);
+      break;
     default:
       data = raw ? new Uint8Array(copy(raw)) : Uint8Array.from(t.int32Data ?? []);
   }

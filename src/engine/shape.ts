@@ -115,6 +115,10 @@ const reduceShape: ShapeRule = (node, ins, constOf) => {
 
 /** Output dtype/shape rules by op (ops with a rule of their own; element-wise ops are the sets above). */
 const SHAPE_RULES: Record<string, ShapeRule> = {
+  // y = saturate(round(x / scale) + zero_point): the zero point's type, uint8 when omitted.
+  QuantizeLinear: (node, ins) => [{ dtype: ins[2]?.dtype ?? 'uint8', shape: [...need(ins[0], 'x').shape] }],
+  // y = (x - zero_point) * scale, in the scale's type.
+  DequantizeLinear: (node, ins) => [{ dtype: need(ins[1], 'x_scale').dtype, shape: [...need(ins[0], 'x').shape] }],
   Sum: (node, ins, constOf) => {
     const x = ins[0];
     const a = need(x, 'data_0');

@@ -15,7 +15,7 @@
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, readFileOrFail, type RgbImage } from '../core/index.ts';
-import { createSession, fromOnnxBytes, gradientsWrt, runGraph, type Graph } from '../engine/index.ts';
+import { createSession, dequantizeQdq, fromOnnxBytes, gradientsWrt, runGraph, type Graph } from '../engine/index.ts';
 import { readSidecar, toInputTensor, type FundusModel, type ModelSidecar } from '../models/index.ts';
 import { decodeModel, findLinearHead, headGradients, type LinearHead } from './head.ts';
 import { camFromLayer, makeCamMethod } from './cam-map.ts';
@@ -82,7 +82,9 @@ export interface ExplanationGraph {
 }
 
 export function explanationGraph(onnxBytes: Uint8Array, info: ModelSidecar, layer: string, batch: number, file: string): ExplanationGraph {
-  const graph = fromOnnxBytes(onnxBytes, { batch, source: path.basename(file) });
+  const read = fromOnnxBytes(onnxBytes, { batch, source: path.basename(file) });
+  // An int8 package is explained through its dequantized graph (the same weights, no rounding of activations).
+  const graph = read.nodes.some((n) => n.op === 'QuantizeLinear') ? dequantizeQdq(read) : read;
   const q = gradientsWrt(graph, info.outputs.logits, [layer]);
   const gradient = q.gradients.get(layer);
   if (!gradient) throw new DrXaiError(`no gradient reaches layer '${layer}' from the logits`, { file });

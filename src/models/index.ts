@@ -44,6 +44,7 @@ export {
   type WeightNaming,
 } from './weights.ts';
 export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
+export { quantizeModel, type QuantizeOptions, type QuantizedPackage } from './quantize.ts';
 export { modelPreprocessConfig } from './preprocess-config.ts';
 export { decideFromLogits, type Decision } from './decision.ts';
 export { listPackagedModels, defaultModelPath, modelFingerprint, MODELS_DIR, type PackagedModel, type DefaultTask } from './catalog.ts';

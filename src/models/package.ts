@@ -56,6 +56,18 @@ export const ModelSidecarSchema = z.object({
   /** Default explanation: the CAM target layer (an ONNX tensor name), the method, and how they were chosen. */
   explain: z.object({ layer: z.string().min(1), method: z.enum(['gradcam++', 'gradcam', 'scorecam']).optional(), chosenBy: z.string().optional() }).optional(),
   operatingPoint: OperatingPointSchema.optional(),
+  /** Present when the weights were quantized (`dr-xai quantize`): how, on what, and from which float package. */
+  quantization: z
+    .object({
+      /** e.g. 'static QDQ: int8 weights per output channel, uint8 activations per tensor (min-max)'. */
+      scheme: z.string(),
+      weightBits: z.number().int().min(2).max(8),
+      activationBits: z.number().int().min(2).max(8),
+      biasCorrection: z.boolean(),
+      calibration: z.object({ images: z.number().int().positive(), source: z.string() }),
+      from: z.object({ file: z.string(), sha256: z.string() }),
+    })
+    .optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
   data: z
     .object({ name: z.string(), hash: z.string().optional(), nTrain: z.number().optional(), nVal: z.number().optional() })

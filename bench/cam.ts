@@ -4,7 +4,7 @@
  * a PyTorch hook implementation of the same formula (bench/cam_ref.py, torchvision's
  * efficientnet_b0, random weights), same machine, same run, both on the same thread count.
  *
- *   npm run bench:cam [-- --size 448 --n 8 --threads 2]
+ *   npm run bench:cam [-- --size 448 --n 8 --threads 2 --rounds 5]
  *
  * Our B0 is built by src/models (createModel) with random weights and exported by src/engine
  * (exportInference, BatchNorm folded) into a temporary folder.
@@ -19,10 +19,11 @@ import { CamExplainer } from '../src/explain/index.ts';
 import { createModel, saveModel, IMAGENET_MEAN, IMAGENET_STD } from '../src/models/index.ts';
 import { Rng } from '../src/core/index.ts';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '448' }, n: { type: 'string', default: '8' }, threads: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { size: { type: 'string', default: '448' }, n: { type: 'string', default: '8' }, threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '5' } } });
 const size = Number(values.size);
 const n = Number(values.n);
 const threads = Number(values.threads);
+const rounds = Number(values.rounds);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'drxai-bench-cam-'));
 try {
@@ -43,29 +44,48 @@ try {
   const rng = new Rng(0);
   const images = Array.from({ length: n + 1 }, () => ({ width: size, height: size, channels: 3 as const, data: Uint8Array.from({ length: size * size * 3 }, () => rng.int(256)) }));
   await explainer.attribute([images[0]]); // warm-up
-  const times: number[] = [];
-  for (const img of images.slice(1)) {
-    const t0 = performance.now();
-    await explainer.attribute([img]);
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  const ours = times[Math.floor(times.length / 2)];
-  await explainer.release();
-  console.log(`ours (dr-xai, ORT forward + ${explainer.gradientSource} Grad-CAM++, EfficientNet-B0 ${size}px, ${threads} threads): ${ours.toFixed(1)} ms/image (median of ${n})`);
-  const python = process.env.DRXAI_PYTHON ?? '/usr/bin/python3';
-  if (!existsSync(python)) {
-    console.log(`reference skipped: ${python} not found`);
-  } else {
-    const r = spawnSync(python, [path.join(import.meta.dirname, 'cam_ref.py'), '--size', String(size), '--n', String(n), '--threads', String(threads)], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      console.log(`reference failed: ${r.stderr.trim().split('\n').pop()}`);
-    } else {
-      const ref = JSON.parse(r.stdout.trim().split('\n').pop()!);
-      console.log(`reference (PyTorch ${ref.torch} hooks + autograd, torchvision efficientnet_b0, ${ref.threads} threads): ${ref.ms_per_image.toFixed(1)} ms/image (median of ${n}; its forward pass alone ${ref.forward_ms.toFixed(1)} ms)`);
-      console.log(`ratio: ours is ${(ref.ms_per_image / ours).toFixed(2)}x faster per image (target >= 5x)`);
+  const median = (v: number[]) => {
+    const x = [...v].sort((a, b) => a - b);
+    const m = x.length >> 1;
+    return x.length % 2 ? x[m] : (x[m - 1] + x[m]) / 2;
+  };
+  const oursRound = async () => {
+    const times: number[] = [];
+    for (const img of images.slice(1)) {
+      const t0 = performance.now();
+      await explainer.attribute([img]);
+      times.push(performance.now() - t0);
     }
+    return median(times);
+  };
+  const python = process.env.DRXAI_PYTHON ?? '/usr/bin/python3';
+  const hasTorch = existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  const refRound = () => {
+    const r = spawnSync(python, [path.join(import.meta.dirname, 'cam_ref.py'), '--size', String(size), '--n', String(n), '--threads', String(threads)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`reference failed: ${r.stderr.trim().split('\n').pop()}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_image: number; forward_ms: number };
+  };
+  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`Grad-CAM++ per image, EfficientNet-B0 ${size} px, ${threads} threads; ${rounds} rounds of ${n} images, ours and PyTorch alternating; load average ${load()}`);
+  const ours: number[] = [];
+  const refs: ReturnType<typeof refRound>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ours.push(await oursRound());
+    if (hasTorch) refs.push(refRound());
   }
+  await explainer.release();
+  const spread = (v: number[]) => `[${Math.min(...v).toFixed(1)}, ${Math.max(...v).toFixed(1)}]`;
+  const o = median(ours);
+  console.log(`ours (dr-xai, ORT forward + ${explainer.gradientSource} Grad-CAM++): ${o.toFixed(1)} ms/image, median of the rounds' medians ${spread(ours)}`);
+  if (!hasTorch) {
+    console.log(`reference skipped: ${python} cannot import torch (apt-get install -y python3-torch); no ratio`);
+  } else {
+    const ms = refs.map((x) => x.ms_per_image);
+    const ref = median(ms);
+    console.log(`reference (PyTorch ${refs[0].torch} hooks + autograd, torchvision efficientnet_b0, ${refs[0].threads} threads): ${ref.toFixed(1)} ms/image ${spread(ms)} (its forward pass alone ${median(refs.map((x) => x.forward_ms)).toFixed(1)} ms)`);
+    console.log(`ratio: ours is ${(ref / o).toFixed(2)}x faster per image (target >= 10x)`);
+  }
+  console.log(`load average at end ${load()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 // Shared by bench/train.ts and bench/infer.ts: run ours and the PyTorch reference as separate
 // processes (so each one's peak RSS is its own), alternating, and print the ratios.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Measure {
@@ -53,8 +54,8 @@ export function compare(title: string, settings: { label: string; args: string[]
     }
     return;
   }
-  console.log(`${title} (rounds=${rounds}, alternating; medians; ratios > 1 favour ours for speed, < 1 for RSS)`);
-  console.log('setting            ours img/s  torch img/s  speed ratio  CPU-time ratio  ours RSS MB  torch RSS MB  RSS ratio');
+  console.log(`${title} (rounds=${rounds}, alternating; medians, [min, max] of the rounds; ratios > 1 favour ours for speed, < 1 for RSS; load average ${loadAverage()})`);
+  console.log('setting            ours img/s [spread]       torch img/s [spread]      speed ratio  CPU-time ratio  ours RSS MB  torch RSS MB  RSS ratio');
   for (const s of settings) {
     const a: Measure[] = [];
     const b: Measure[] = [];
@@ -67,11 +68,15 @@ export function compare(title: string, settings: { label: string; args: string[]
     const cpuRatio = median(b.map((m) => m.cpuSecPerStep)) / median(a.map((m) => m.cpuSecPerStep));
     const or = Math.max(...a.map((m) => m.peakRssMB));
     const tr = Math.max(...b.map((m) => m.peakRssMB));
+    const spread = (v: Measure[]) => `[${Math.min(...v.map((m) => m.imgPerSec)).toFixed(2)}, ${Math.max(...v.map((m) => m.imgPerSec)).toFixed(2)}]`;
     console.log(
-      `${s.label.padEnd(18)} ${oi.toFixed(2).padStart(10)} ${ti.toFixed(2).padStart(12)} ${(oi / ti).toFixed(2).padStart(11)}x ${cpuRatio.toFixed(2).padStart(14)}x ${or.toFixed(0).padStart(11)} ${tr.toFixed(0).padStart(13)} ${(or / tr).toFixed(2).padStart(9)}x`,
+      `${s.label.padEnd(18)} ${oi.toFixed(2).padStart(10)} ${spread(a).padEnd(14)} ${ti.toFixed(2).padStart(10)} ${spread(b).padEnd(14)} ${(oi / ti).toFixed(2).padStart(11)}x ${cpuRatio.toFixed(2).padStart(14)}x ${or.toFixed(0).padStart(11)} ${tr.toFixed(0).padStart(13)} ${(or / tr).toFixed(2).padStart(9)}x`,
     );
   }
+  console.log(`load average at end ${loadAverage()}`);
 }
+
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 export function argValue(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

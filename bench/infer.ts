@@ -1,7 +1,7 @@
 // npm run bench:infer — EfficientNet-B0 inference at 448 px, batch 8: our exported model (BN
 // folded, weights as initializers) on ONNX Runtime against PyTorch eval mode (bench/infer_ref.py,
 // 2 threads), alternating runs, each in its own process.
-// Options: --rounds R (default 2), --steps K (default 3), --sizes 448.
+// Options: --rounds R (default 5), --steps K (default 8), --sizes 448.
 import { Rng } from '../src/core/index.ts';
 import { createSession, exportInference } from '../src/engine/index.ts';
 import { efficientnetB0 } from '../src/models/efficientnet.ts';
@@ -31,8 +31,8 @@ async function worker(): Promise<void> {
 if (process.argv.includes('--worker')) {
   await worker();
 } else {
-  const rounds = argValue('rounds', 2);
-  const steps = String(argValue('steps', 3));
+  const rounds = argValue('rounds', 5);
+  const steps = String(argValue('steps', 8));
   const i = process.argv.indexOf('--sizes');
   const sizes = i >= 0 ? process.argv[i + 1].split(',') : ['448'];
   compare(

@@ -1,7 +1,7 @@
 // npm run bench:train — EfficientNet-B0 training step (forward, backward, AdamW) at batch 8,
 // 224 and 448 px: ours (graph builder + autodiff + ONNX Runtime + TypeScript AdamW) against
 // PyTorch (bench/train_ref.py, 2 threads), alternating runs, each in its own process.
-// Options: --rounds R (default 2), --steps K (timed steps per run, default 3), --sizes 224,448.
+// Options: --rounds R (default 5), --steps K (timed steps per run, default 5), --sizes 224,448.
 import { Rng } from '../src/core/index.ts';
 import { AdamW, TrainingSession } from '../src/engine/index.ts';
 import { addLoss, efficientnetB0 } from '../src/models/efficientnet.ts';
@@ -34,8 +34,8 @@ async function worker(): Promise<void> {
 if (process.argv.includes('--worker')) {
   await worker();
 } else {
-  const rounds = argValue('rounds', 2);
-  const steps = String(argValue('steps', 3));
+  const rounds = argValue('rounds', 5);
+  const steps = String(argValue('steps', 5));
   const i = process.argv.indexOf('--sizes');
   const sizes = i >= 0 ? process.argv[i + 1].split(',') : ['224', '448'];
   compare(

@@ -84,7 +84,7 @@ export class RangeCalibrator {
     const inputs = new Set(g.inputs.map((v) => v.name));
     const probe = cloneGraph(g);
     probe.outputs = targets.filter((t) => !inputs.has(t));
-    const session = await createSession(toOnnxBytes(probe, { dynamicBatch: true }), { threads: opts.threads });
+    const session = await createSession(toOnnxBytes(probe, { dynamicBatch: true }), { threads: opts.threads, memoryArena: true });
     return new RangeCalibrator(g, targets, session);
   }
 

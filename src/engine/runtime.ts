@@ -19,12 +19,18 @@ export interface RuntimeOptions {
   threads?: number;
   /** Write ORT's JSON profile with this file prefix (for optimisation work). */
   profilePrefix?: string;
+  /**
+   * ORT's memory arena and memory-pattern planning (default off). Off for training graphs, where
+   * they took EfficientNet-B0 at 448 px from 4.2 to 7.6 GB peak RSS at no visible speed gain; on for
+   * inference and explanation sessions, where they make B0 at 448 px, batch 8, 26% faster
+   * (9.8 -> 12.5 images/s on 2 cores).
+   */
+  memoryArena?: boolean;
 }
 
 /**
- * Session options used everywhere: the memory arena and memory-pattern planning are off (measured
- * on EfficientNet-B0 at 448 px: peak RSS 7.6 -> 4.2 GB, no visible speed cost), full graph
- * optimisation, sequential execution with all cores inside each op.
+ * Session options used everywhere: full graph optimisation, sequential execution with all cores
+ * inside each op, the memory arena as `memoryArena` says.
  */
 export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
   return {
@@ -33,8 +39,8 @@ export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: false,
-    enableMemPattern: false,
+    enableCpuMemArena: opts.memoryArena === true,
+    enableMemPattern: opts.memoryArena === true,
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
 }

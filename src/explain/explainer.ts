@@ -144,7 +144,7 @@ export class CamExplainer {
     if (head && head.numClasses !== info.numClasses) {
       throw new DrXaiError(`the head has ${head.numClasses} outputs but the sidecar says ${info.numClasses} classes`, { file: onnxPath });
     }
-    const session = await createSession(bytes, { threads: opts.threads });
+    const session = await createSession(bytes, { threads: opts.threads, memoryArena: true });
     const method = makeCamMethod(opts.method ?? info.explain?.method ?? DEFAULT_CAM_METHOD, opts.variant ?? 'paper', info.input.size);
     return new CamExplainer(onnxPath, bytes, info, session, head, layer, method, opts);
   }
@@ -275,7 +275,7 @@ export class CamExplainer {
     let gg = this.gradientGraphs.get(n);
     if (!gg) {
       const q = explanationGraph(this.bytes, this.info, this.layer, n, this.onnxPath);
-      gg = { ...q, session: await createSession(q.graph, { threads: this.opts.threads }) };
+      gg = { ...q, session: await createSession(q.graph, { threads: this.opts.threads, memoryArena: true }) };
       this.gradientGraphs.set(n, gg);
     }
     return gg;

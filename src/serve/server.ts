@@ -71,6 +71,12 @@ export interface ServerOptions {
    * LOOPBACK_HOSTS; add the names clients use when serving beyond this machine.
    */
   allowedHosts?: readonly string[];
+  /**
+   * Send the cross-origin isolation headers (COOP same-origin, COEP require-corp; default on):
+   * they give the page SharedArrayBuffer, which ONNX Runtime Web needs to run its WASM on more than
+   * one thread. Off only to embed the page where a cross-origin opener or resource must work.
+   */
+  crossOriginIsolation?: boolean;
 }
 
 /** A model the page may fetch: the served one, or a packaged one of the catalog. */
@@ -151,6 +157,11 @@ export async function createServer(opts: ServerOptions): Promise<FastifyInstance
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
+    if (opts.crossOriginIsolation !== false) {
+      reply.header('cross-origin-opener-policy', 'same-origin');
+      reply.header('cross-origin-embedder-policy', 'require-corp');
+      reply.header('cross-origin-resource-policy', 'same-origin');
+    }
     if (request.url.startsWith('/v1/') || request.url === '/healthz') reply.header('cache-control', 'no-store');
     else reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
     return payload;

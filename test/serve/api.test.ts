@@ -155,6 +155,11 @@ describe('server limits and isolation', () => {
       const index = await app.inject('/');
       assert.equal(index.statusCode, 200);
       assert.match(index.headers['content-security-policy'] as string, /default-src 'self'/);
+      // Cross-origin isolation, so the page's ONNX Runtime Web may use threads (SharedArrayBuffer).
+      assert.equal(index.headers['cross-origin-opener-policy'], 'same-origin');
+      assert.equal(index.headers['cross-origin-embedder-policy'], 'require-corp');
+      const wasm = await app.inject('/ort/ort-wasm-simd-threaded.wasm');
+      assert.equal(wasm.headers['cross-origin-resource-policy'], 'same-origin');
       assert.equal((await app.inject('/assets/a.js')).statusCode, 200);
       for (const url of ['/assets/', '/../package.json', '/%2e%2e/package.json', '/assets/..%2f..%2fpackage.json', '/.secret', '/ort/../package.json', '/ort/ort.node.min.mjs']) {
         const res = await app.inject(url);
@@ -164,6 +169,14 @@ describe('server limits and isolation', () => {
       assert.equal((await app.inject('/ort/ort-wasm-simd-threaded.wasm')).statusCode, 200);
     } finally {
       await app.close();
+    }
+    const embeddable = await testServer({ webRoot: web, crossOriginIsolation: false });
+    try {
+      const res = await embeddable.inject('/');
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['cross-origin-embedder-policy'], undefined);
+    } finally {
+      await embeddable.close();
     }
     const bare = await testServer();
     try {

@@ -102,6 +102,8 @@ describe('screening page in headless Chromium', { skip }, () => {
     const local = await page.evaluate(() => (window as any).drxai.last);
     const api = await apiExplain(png);
     assert.equal(local.where, 'browser');
+    // The server's COOP/COEP headers make the page cross-origin isolated: WASM on several threads.
+    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
     // Network input: bit-identical to the server's preprocessed image.
     const serverPre = await sharp(Buffer.from(api.preprocessed.split(',')[1], 'base64')).raw().toBuffer();
     assert.equal(local.preprocessed.length, serverPre.length);

@@ -1,7 +1,8 @@
 /**
  * In-browser screening: nothing leaves the machine. The photo is decoded by the browser, then
  * the product's own preprocessing (src/preprocess) and model input code (src/models) run here,
- * and the network runs in ONNX Runtime Web (WASM, single-threaded, loaded from this server).
+ * and the network runs in ONNX Runtime Web (WASM with SIMD, on up to 4 threads when the server's
+ * cross-origin isolation headers give the page SharedArrayBuffer, else one; loaded from this server).
  * Same .onnx file and same code as the server; only the image decoder and the ONNX Runtime
  * build differ (see test/serve/e2e.test.ts for how close the numbers are). The heat map runs the
  * server's explanation graph (GET <model>/explain.onnx) and the server's CAM code
@@ -19,7 +20,9 @@ import { preprocessFundus, type PreprocessResult } from '../../src/preprocess/pi
 import type { ModelInfo, Screening } from './types.ts';
 
 ort.env.wasm.wasmPaths = '/ort/';
-ort.env.wasm.numThreads = 1;
+// Threads need SharedArrayBuffer, which only a cross-origin isolated page has (the server sends
+// COOP/COEP); past 4 the per-op work of a 224-448 px CNN is too small to split further.
+ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
 ort.env.wasm.proxy = false;
 
 /** One ONNX Runtime Web session per URL (a model, or its explanation graph), created on first use. */

@@ -50,6 +50,8 @@ export interface Checkpoint {
   /** Parameters and BatchNormalization buffers by name. */
   state: Map<string, Float32Array>;
   optimizer: OptimizerState;
+  /** The weight EMA's average (src/train/ema.ts), when the run keeps one. */
+  ema?: Map<string, Float32Array>;
   /** SHA-free fingerprint of the config a run was started with (resume refuses another). */
   configKey: string;
 }
@@ -57,6 +59,7 @@ export interface Checkpoint {
 export async function saveCheckpoint(file: string, ck: Checkpoint, shapeOf: (name: string) => number[]): Promise<void> {
   const tensors: [string, NamedTensor][] = [];
   for (const [name, data] of ck.state) tensors.push([`state/${name}`, { shape: shapeOf(name), data }]);
+  for (const [name, data] of ck.ema ?? []) tensors.push([`ema/${name}`, { shape: shapeOf(name), data }]);
   for (const [buffer, byParam] of Object.entries(ck.optimizer.buffers)) {
     for (const [name, data] of Object.entries(byParam)) tensors.push([`optimizer/${buffer}/${name}`, { shape: shapeOf(name), data }]);
   }
@@ -74,15 +77,17 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   }
   if (!meta || meta.format !== CHECKPOINT_FORMAT) throw new DrXaiError(`not a ${CHECKPOINT_FORMAT} file`, { file });
   const state = new Map<string, Float32Array>();
+  const ema = new Map<string, Float32Array>();
   const buffers: Record<string, Record<string, Float32Array>> = {};
   for (const [key, t] of tensors) {
     if (key.startsWith('state/')) state.set(key.slice(6), t.data);
+    else if (key.startsWith('ema/')) ema.set(key.slice(4), t.data);
     else if (key.startsWith('optimizer/')) {
       const [, buffer, ...rest] = key.split('/');
       (buffers[buffer] ??= {})[rest.join('/')] = t.data;
     }
   }
-  return { progress: meta.progress, state, optimizer: { kind: meta.optimizer.kind, step: meta.optimizer.step, buffers }, configKey: meta.configKey };
+  return { progress: meta.progress, state, optimizer: { kind: meta.optimizer.kind, step: meta.optimizer.step, buffers }, ...(ema.size ? { ema } : {}), configKey: meta.configKey };
 }
 
 export function checkpointExists(file: string): boolean {

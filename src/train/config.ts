@@ -44,6 +44,8 @@ export const TrainConfigSchema = z
     warmup_epochs: z.number().min(0).default(1),
     weight_decay: z.number().min(0).max(1).default(1e-4),
     /** Early stopping: epochs without a better validation metric before stopping. */
+    /** Weight EMA decay per optimizer step (src/train/ema.ts); 0 = off. */
+    ema_decay: z.number().min(0).max(0.99999).default(0),
     patience: z.number().int().min(1).default(5),
     /** Binary tasks: weight of positives in the BCE loss; 'auto' = negatives / positives of the training split. */
     pos_weight: z.union([z.number().positive(), z.literal('auto')]).nullable().default(null),

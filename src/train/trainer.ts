@@ -31,6 +31,7 @@ import { defaultRunName, runDir, type TrainConfig } from './config.ts';
 import { ImageStore, epochOrder, makeBatch, type Batch, type ImageLoader } from './data.ts';
 import { writeLearningCurve, writeLogs, writeValidationPredictions } from './logs.ts';
 import { learningRateAt } from './schedule.ts';
+import { WeightEma } from './ema.ts';
 
 export interface TrainData {
   /** Data set name (for the sidecar), e.g. 'aptos2019-224'. */
@@ -95,8 +96,9 @@ export interface ValidationPredictions {
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
-  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ...rest } = cfg;
-  return JSON.stringify(rest);
+  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, ...rest } = cfg;
+  // A run without EMA keeps the key it had before ema_decay existed, so older checkpoints resume.
+  return JSON.stringify(ema_decay ? { ...rest, ema_decay } : rest);
 }
 
 interface Prepared {
@@ -222,7 +224,7 @@ function freshProgress(nTrain: number, seed: number): TrainProgress {
 class CheckpointSaver {
   readonly file: string;
   readonly bestFile: string;
-  constructor(dir: string, private readonly key: string, private readonly p: Prepared) {
+  constructor(dir: string, private readonly key: string, private readonly p: Prepared, private readonly ema?: WeightEma) {
     this.file = path.join(dir, 'checkpoint.safetensors');
     this.bestFile = path.join(dir, 'best.safetensors');
   }
@@ -234,10 +236,14 @@ class CheckpointSaver {
   async restore(): Promise<TrainProgress> {
     const ck = await loadCheckpoint(this.file);
     if (ck.configKey !== this.key) throw new DrXaiError('the checkpoint was made with another configuration (only epochs, patience, checkpoint_every and the output paths may change on resume)', { file: this.file });
-    for (const [name, v] of ck.state) {
-      const cur = this.p.session.state.get(name);
-      if (!cur || cur.length !== v.length) throw new DrXaiError(`checkpoint tensor '${name}' does not fit the model`, { file: this.file });
-      cur.set(v);
+    for (const [target, tensors] of [[this.p.session.state, ck.state], [this.ema?.average, ck.ema]] as const) {
+      if (!target) continue;
+      if (!tensors) throw new DrXaiError('the checkpoint holds no weight EMA, but the configuration keeps one', { file: this.file });
+      for (const [name, v] of tensors) {
+        const cur = target.get(name);
+        if (!cur || cur.length !== v.length) throw new DrXaiError(`checkpoint tensor '${name}' does not fit the model`, { file: this.file });
+        cur.set(v);
+      }
     }
     this.p.optimizer.setState(ck.optimizer);
     this.p.session.batchesTracked = ck.progress.batchesTracked;
@@ -246,7 +252,7 @@ class CheckpointSaver {
   async save(progress: TrainProgress, maskRng: Rng): Promise<void> {
     progress.maskRngState = maskRng.getState();
     progress.batchesTracked = this.p.session.batchesTracked;
-    await saveCheckpoint(this.file, { progress, state: this.p.session.state, optimizer: this.p.optimizer.getState(), configKey: this.key }, this.shapeOf);
+    await saveCheckpoint(this.file, { progress, state: this.p.session.state, optimizer: this.p.optimizer.getState(), ...(this.ema ? { ema: this.ema.average } : {}), configKey: this.key }, this.shapeOf);
   }
   async saveBest(epoch: number, metric: number): Promise<void> {
     const tensors = [...this.p.session.state].map(([n, d]) => [n, { shape: this.shapeOf(n), data: d }] as [string, { shape: number[]; data: Float32Array }]);
@@ -270,6 +276,7 @@ interface EpochContext {
   schedule: Parameters<typeof learningRateAt>[0];
   maskRng: Rng;
   saver: CheckpointSaver;
+  ema?: WeightEma;
   opts: TrainOptions;
   log: (line: string) => void;
   /** Optimizer steps of this call so far (onStep's stepsThisCall), carried across epochs. */
@@ -321,6 +328,7 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
       if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
       p.optimizer.lr = learningRateAt(c.schedule, progress.globalStep);
       p.optimizer.step(p.session.state, summed);
+      c.ema?.update(p.session.state, progress.globalStep);
       summed = undefined;
       progress.globalStep++;
       progress.stepInEpoch++;
@@ -353,7 +361,10 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
   let progress = freshProgress(data.train.length, cfg.seed);
   const p = await prepare(cfg, log);
   try {
-    const saver = new CheckpointSaver(dir, configKey(cfg), p);
+    const ema = cfg.ema_decay > 0 ? new WeightEma(p.session.state, cfg.ema_decay) : undefined;
+    // Validation, the best checkpoint and the export see the averaged weights when there is an EMA.
+    const averaged = <T>(fn: () => Promise<T>): Promise<T> => (ema ? ema.withAverage(p.session.state, fn) : fn());
+    const saver = new CheckpointSaver(dir, configKey(cfg), p, ema);
     if (opts.resume && saver.exists()) {
       progress = await saver.restore();
       log(`resumed ${defaultRunName(cfg)} at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch} (${progress.globalStep} optimizer steps done)`);
@@ -369,7 +380,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
     const maskRng = new Rng(0);
     maskRng.setState(progress.maskRngState);
     const ctx: EpochContext = {
-      cfg, p, progress, posWeight, stepsPerEpoch, maskRng, saver, opts, log,
+      cfg, p, progress, posWeight, stepsPerEpoch, maskRng, saver, ema, opts, log,
       trainStore: new ImageStore(data.train, data.load),
       schedule: { baseLr: cfg.lr, minLr: cfg.min_lr, warmupSteps: Math.round(cfg.warmup_epochs * stepsPerEpoch), totalSteps: cfg.epochs * stepsPerEpoch },
       stepsThisCall: { n: 0 },
@@ -379,7 +390,19 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       const epoch = progress.epoch;
       const started = Date.now();
       const { images, seconds: trainSeconds } = await trainOneEpoch(ctx);
-      const v = await validate(p, cfg, valStore, posWeight);
+      const { v, improved } = await averaged(async () => {
+        const v = await validate(p, cfg, valStore, posWeight);
+        const improved = v.metric > progress.bestMetric || progress.bestEpoch < 0;
+        if (improved) {
+          progress.bestMetric = v.metric;
+          progress.bestEpoch = epoch + 1;
+          progress.epochsWithoutImprovement = 0;
+          await saver.saveBest(epoch, v.metric);
+        } else {
+          progress.epochsWithoutImprovement++;
+        }
+        return { v, improved };
+      });
       const record: EpochRecord = {
         epoch: epoch + 1,
         trainLoss: progress.epochLossSum / Math.max(1, progress.epochLossCount),
@@ -391,15 +414,6 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
         seconds: (Date.now() - started) / 1000,
       };
       progress.history.push(record);
-      const improved = v.metric > progress.bestMetric || progress.bestEpoch < 0;
-      if (improved) {
-        progress.bestMetric = v.metric;
-        progress.bestEpoch = epoch + 1;
-        progress.epochsWithoutImprovement = 0;
-        await saver.saveBest(epoch, v.metric);
-      } else {
-        progress.epochsWithoutImprovement++;
-      }
       const metricText = cfg.task === 'grade' ? `val QWK ${fmt(v.qwk)} (AUROC ${fmt(v.auroc)})` : `val AUROC ${fmt(v.auroc)}`;
       log(`epoch ${epoch + 1}/${cfg.epochs}: train loss ${record.trainLoss.toFixed(4)}, val loss ${fmt(v.loss)}, ${metricText}, ${record.imagesPerSecond.toFixed(1)} img/s${improved ? ' (best)' : ''}`);
       if (progress.epochsWithoutImprovement >= cfg.patience) {

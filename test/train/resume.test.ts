@@ -83,6 +83,22 @@ test('resume after a crash at any step ends with bit-identical weights, logs and
   await model.release();
 });
 
+test('with a weight EMA: resume after a crash is bit-identical too, and the package holds the averaged weights', async () => {
+  const data = toyData(32, 16);
+  const quiet = { quiet: true, log: () => {}, learningCurve: false };
+  const ref = await train(config(await tmpDir(), { ema_decay: 0.9 }), data, quiet);
+  const dir = await tmpDir();
+  await assert.rejects(train(config(dir, { ema_decay: 0.9 }), data, { ...quiet, onStep: crashAfter(5) }), SimulatedCrash);
+  assert.ok((await loadCheckpoint(path.join(dir, 'toy', 'checkpoint.safetensors'))).ema, 'the checkpoint carries the average');
+  const resumed = await train(config(dir, { ema_decay: 0.9 }), data, { ...quiet, resume: true });
+  assertSameState(ref.finalState, resumed.finalState);
+  assert.deepEqual(resumed.history.map((r) => [r.valLoss, r.valAuroc]), ref.history.map((r) => [r.valLoss, r.valAuroc]));
+  // Validation saw the average, not the live weights: a run without EMA differs from step 1 on.
+  const plain = await train(config(await tmpDir()), data, quiet);
+  assert.notDeepEqual(plain.history.map((r) => r.valLoss), ref.history.map((r) => r.valLoss));
+  assertSameState(plain.finalState, ref.finalState); // the live weights follow the same optimizer path
+});
+
 test('the toy task is learnt: validation AUROC well above chance', async () => {
   const r = await train(config(await tmpDir(), { epochs: 4 }), toyData(48, 24), { quiet: true, learningCurve: false, log: () => {} });
   assert.ok(r.best.valAuroc > 0.9, `best val AUROC ${r.best.valAuroc}`);

@@ -16,6 +16,7 @@ export interface TrainCliOptions {
   lr?: string;
   weightDecay?: string;
   patience?: string;
+  emaDecay?: string;
   seed?: string;
   data?: string;
   format?: string;
@@ -48,6 +49,7 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
     lr: num(o.lr, '--lr'),
     weight_decay: num(o.weightDecay, '--weight-decay'),
     patience: num(o.patience, '--patience'),
+    ema_decay: num(o.emaDecay, '--ema-decay'),
     seed: num(o.seed, '--seed'),
     data_root: o.data,
     data_format: o.format,
@@ -73,6 +75,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--lr <x>', 'peak learning rate (default 3e-4)')
     .option('--weight-decay <x>', 'AdamW decoupled weight decay (default 1e-4)')
     .option('--patience <n>', 'early stopping patience in epochs (default 5)')
+    .option('--ema-decay <d>', 'keep an exponential moving average of the weights with this decay per step and validate and export it (default 0: off)')
     .option('--seed <n>', 'random seed (default 42)')
     .option('--data <root>', 'data set folder (config key data_root)')
     .option('--format <format>', 'data set format (default auto)')

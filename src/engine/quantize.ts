@@ -189,7 +189,7 @@ export function quantizeQdq(g: Graph, ranges: ReadonlyMap<string, TensorRange>, 
     if (g.constants.has(name)) out.constants.add(name);
   }
   const scaleOf = new Map<string, number>();
-  /** Quantize-dequantize `x_float` into `x` (or a graph input `x` into `x_dq`); returns the dequantized name. */
+  /** Quantize-dequantize `source` into `target` (x_float into x, or a graph input x into x_dequantized); returns target. */
   const qdq = (source: string, target: string, base: string): string => {
     const { scale, zeroPoint } = activationQuantParams(ranges.get(base) as TensorRange);
     const s = b.initializer(`${base}_scale`, scalarF32(scale));

@@ -33,6 +33,8 @@ export class ScreeningPool {
   readonly maxQueue: number;
   private readonly piscina: Piscina<ScreenJob, ScreenOutcome>;
   private inFlight = 0;
+  /** Tasks a worker still holds, timed-out ones included: close() lets them end first. */
+  private readonly tasks = new Set<Promise<ScreenOutcome>>();
 
   constructor(opts: PoolOptions) {
     this.workers = Math.max(1, opts.workers ?? os.availableParallelism());
@@ -69,9 +71,11 @@ export class ScreeningPool {
   async run(job: Omit<ScreenJob, 'deadline'>, timeoutMs: number): Promise<ScreenOutcome> {
     if (this.inFlight >= this.capacity) throw new QueueFullError();
     this.inFlight++;
-    const task = this.piscina.run({ ...job, deadline: Date.now() + timeoutMs }).finally(() => {
+    const task: Promise<ScreenOutcome> = this.piscina.run({ ...job, deadline: Date.now() + timeoutMs }).finally(() => {
       this.inFlight--;
+      this.tasks.delete(task);
     });
+    this.tasks.add(task);
     task.catch(() => undefined); // a rejection after the time-out has nobody waiting for it
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -84,7 +88,13 @@ export class ScreeningPool {
     }
   }
 
+  /**
+   * Let the tasks still in the workers end (past their deadline they stop at the next stage),
+   * then stop the workers: destroying a worker that is about to answer makes piscina throw
+   * "Unexpected message from Worker" into the process.
+   */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.tasks]);
     await this.piscina.destroy();
   }
 }

@@ -12,21 +12,19 @@ import { encodePng } from '../src/core/index.ts';
 import { generatePhantom } from '../src/data/index.ts';
 import { defaultModelPath, loadModel } from '../src/models/index.ts';
 import { createServer } from '../src/serve/index.ts';
-import { argValue } from './engine_common.ts';
+import { argString, argValue, loadAverage, median } from './engine_common.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) {
   console.log(`bench:browser: ${CHROMIUM} not found (apt-get install -y chromium); nothing to measure`);
   process.exit(0);
 }
-const i = process.argv.indexOf('--model');
-const modelPath = i >= 0 ? process.argv[i + 1] : await defaultModelPath('referable');
+const modelPath = argString('model') ?? (await defaultModelPath('referable'));
 const size = argValue('size', 1024);
 const rounds = argValue('rounds', 5);
 const n = argValue('n', 4);
 const png = Buffer.from(await encodePng(generatePhantom({ seed: 11, size, grade: 2 }).image));
 const model = await loadModel(modelPath);
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
 const servers = { isolated: await createServer({ model, limits: { workers: 1 } }), plain: await createServer({ model, limits: { workers: 1 }, crossOriginIsolation: false }) };
@@ -58,11 +56,6 @@ async function screenOnce(page: Page): Promise<number> {
   return performance.now() - t0;
 }
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 try {
   const pages = {
@@ -71,7 +64,7 @@ try {
     'server (via the page)': await open(bases.isolated, 'server'),
   };
   const threads = await pages['browser, cross-origin isolated'].evaluate(() => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1));
-  console.log(`in-page screening of a ${size} px phantom PNG with ${modelPath.split('/').pop()}, Chromium ${browser.version()}, ${os.availableParallelism()} cores; load average ${load()}`);
+  console.log(`in-page screening of a ${size} px phantom PNG with ${modelPath.split('/').pop()}, Chromium ${browser.version()}, ${os.availableParallelism()} cores; load average ${loadAverage()}`);
   console.log(`(rounds=${rounds} of ${n} images, the pages taking turns; per image: drop to result shown, heat map included; the isolated page runs ONNX Runtime Web on ${threads} threads)`);
   for (const page of Object.values(pages)) for (let w = 0; w < 2; w++) await screenOnce(page); // warm-up: sessions, JIT
   const perRound: Record<string, number[]> = {};
@@ -96,7 +89,7 @@ try {
   }
   const iso = median(pageTotals['browser, cross-origin isolated']);
   const plain = median(pageTotals['browser, not isolated']);
-  console.log(`threads: screening ${(plain / iso).toFixed(2)}x faster with cross-origin isolation (the page's totals); load average at end ${load()}`);
+  console.log(`threads: screening ${(plain / iso).toFixed(2)}x faster with cross-origin isolation (the page's totals); load average at end ${loadAverage()}`);
 } finally {
   await browser.close();
   await servers.isolated.close();

@@ -18,6 +18,7 @@ import { exportInference } from '../src/engine/index.ts';
 import { CamExplainer } from '../src/explain/index.ts';
 import { createModel, saveModel, IMAGENET_MEAN, IMAGENET_STD } from '../src/models/index.ts';
 import { Rng } from '../src/core/index.ts';
+import { loadAverage, median } from './engine_common.ts';
 
 const { values } = parseArgs({ options: { size: { type: 'string', default: '448' }, n: { type: 'string', default: '8' }, threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '5' } } });
 const size = Number(values.size);
@@ -44,11 +45,6 @@ try {
   const rng = new Rng(0);
   const images = Array.from({ length: n + 1 }, () => ({ width: size, height: size, channels: 3 as const, data: Uint8Array.from({ length: size * size * 3 }, () => rng.int(256)) }));
   await explainer.attribute([images[0]]); // warm-up
-  const median = (v: number[]) => {
-    const x = [...v].sort((a, b) => a - b);
-    const m = x.length >> 1;
-    return x.length % 2 ? x[m] : (x[m - 1] + x[m]) / 2;
-  };
   const oursRound = async () => {
     const times: number[] = [];
     for (const img of images.slice(1)) {
@@ -65,8 +61,7 @@ try {
     if (r.status !== 0) throw new Error(`reference failed: ${r.stderr.trim().split('\n').pop()}`);
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_image: number; forward_ms: number };
   };
-  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`Grad-CAM++ per image, EfficientNet-B0 ${size} px, ${threads} threads; ${rounds} rounds of ${n} images, ours and PyTorch alternating; load average ${load()}`);
+  console.log(`Grad-CAM++ per image, EfficientNet-B0 ${size} px, ${threads} threads; ${rounds} rounds of ${n} images, ours and PyTorch alternating; load average ${loadAverage()}`);
   const ours: number[] = [];
   const refs: ReturnType<typeof refRound>[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -85,7 +80,7 @@ try {
     console.log(`reference (PyTorch ${refs[0].torch} hooks + autograd, torchvision efficientnet_b0, ${refs[0].threads} threads): ${ref.toFixed(1)} ms/image ${spread(ms)} (its forward pass alone ${median(refs.map((x) => x.forward_ms)).toFixed(1)} ms)`);
     console.log(`ratio: ours is ${(ref / o).toFixed(2)}x faster per image (target >= 10x)`);
   }
-  console.log(`load average at end ${load()}`);
+  console.log(`load average at end ${loadAverage()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
-// Shared by bench/train.ts and bench/infer.ts: run ours and the PyTorch reference as separate
-// processes (so each one's peak RSS is its own), alternating, and print the ratios.
+// Shared by the benches: the median, the load average, flags; and for bench/train.ts and
+// bench/infer.ts, ours and the PyTorch reference run as separate processes (so each one's peak
+// RSS is its own), alternating, with the ratios printed.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,7 +34,7 @@ export function reference(script: string, args: string[]): Measure {
 }
 
 /** The median; of an even count, the mean of the middle two (not the larger one). */
-const median = (v: number[]) => {
+export const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -76,7 +77,14 @@ export function compare(title: string, settings: { label: string; args: string[]
   console.log(`load average at end ${loadAverage()}`);
 }
 
-const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+/** The 1, 5 and 15 minute load averages, for the line a bench prints at its start and end. */
+export const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** The value after --name, or undefined. */
+export function argString(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 export function argValue(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);

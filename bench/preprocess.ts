@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { encodePng, readFileOrFail } from '../src/core/index.ts';
 import { decodeFundus, PreprocessPool, preprocessFundus, runPreprocess } from '../src/preprocess/index.ts';
+import { loadAverage, median } from './engine_common.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const IMAGES = path.join(ROOT, '../shared/data/idrid-lesions/images');
@@ -45,7 +46,6 @@ const size = Number(arg('--size', '448'));
 const reps = Math.max(1, Number(arg('--reps', '5')));
 const jobs = Number(arg('--jobs', String(os.availableParallelism())));
 const full = args.includes('--full');
-const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
 
 if (!existsSync(IMAGES)) {
   console.log(`bench:preprocess: ${IMAGES} not found; nothing to measure`);
@@ -53,7 +53,7 @@ if (!existsSync(IMAGES)) {
 }
 const files = readdirSync(IMAGES).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(IMAGES, f));
 const items = files.map((f) => ({ id: path.basename(f).replace(/\.[^.]+$/, ''), path: f }));
-console.log(`${files.length} IDRiD images, size ${size}, ${full ? 'full-size decode' : 'JPEG shrink-on-load'} on both sides, ${os.availableParallelism()} cores, load average ${load()}`);
+console.log(`${files.length} IDRiD images, size ${size}, ${full ? 'full-size decode' : 'JPEG shrink-on-load'} on both sides, ${os.availableParallelism()} cores, load average ${loadAverage()}`);
 
 const python = '/usr/bin/python3';
 const hasCv2 = existsSync(python) && spawnSync(python, ['-c', 'import cv2'], { stdio: 'ignore' }).status === 0;
@@ -107,10 +107,6 @@ async function runReference(processes: number): Promise<Timing> {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const pool = new PreprocessPool(jobs);
 const ours: Timing[] = [];
@@ -146,7 +142,7 @@ if (!hasCv2) {
   console.log(`ratio ours / reference on 1 process: ${(p.s / o.s).toFixed(2)}x in images/s; ${(p.cpu / o.cpu).toFixed(2)}x in CPU time per image (> 1: ours uses less)`);
   console.log(`ratio ours / reference on ${pool.size} processes (the fair one, target >= 1.5x): ${(pp.s / o.s).toFixed(2)}x in images/s; ${(pp.cpu / o.cpu).toFixed(2)}x in CPU time per image`);
 }
-console.log(`load average after: ${load()} (other work on the machine slows both sides)`);
+console.log(`load average after: ${loadAverage()} (other work on the machine slows both sides)`);
 
 if (!args.includes('--no-stages')) {
   // Per-stage breakdown, this thread only (no workers), for profiling.

@@ -9,20 +9,10 @@ import * as ort from 'onnxruntime-node';
 import { Rng } from '../src/core/index.ts';
 import { loadDataset } from '../src/data/index.ts';
 import { defaultModelPath, quantizeModel, readSidecar, saveModel } from '../src/models/index.ts';
-import { argValue } from './engine_common.ts';
+import { argString, argValue, loadAverage, median } from './engine_common.ts';
 
-const argString = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const model = argString('model') ?? (await defaultModelPath('referable'));
 let int8 = argString('int8');
@@ -37,7 +27,7 @@ if (!int8) {
 const rounds = argValue('rounds', 5);
 const info = await readSidecar(model);
 const size = info.input.size;
-console.log(`int8 vs float32, ${path.basename(int8)} vs ${path.basename(model)}, ${size} px; ${os.availableParallelism()} cores; load average at start ${load()}`);
+console.log(`int8 vs float32, ${path.basename(int8)} vs ${path.basename(model)}, ${size} px; ${os.availableParallelism()} cores; load average at start ${loadAverage()}`);
 console.log(`(rounds=${rounds}, float and int8 alternating in each; medians [min, max] of the rounds; speed-up > 1 favours int8)`);
 console.log('batch  threads   float ms p50 [spread]     int8 ms p50 [spread]   speed-up');
 for (const threads of [os.availableParallelism(), 1]) {
@@ -68,4 +58,4 @@ for (const threads of [os.availableParallelism(), 1]) {
   await sessions.float.release();
   await sessions.int8.release();
 }
-console.log(`load average at end ${load()}`);
+console.log(`load average at end ${loadAverage()}`);

@@ -22,6 +22,7 @@ import { encodePng } from '../src/core/index.ts';
 import { generatePhantom } from '../src/data/index.ts';
 import { defaultModelPath } from '../src/models/index.ts';
 import { localBackend, queueBackend, screenBatch, type PhotographPath, type ScreeningBackend } from '../src/screening/index.ts';
+import { loadAverage, median } from './engine_common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 function arg(name: string, fallback: string): string {
@@ -88,8 +89,7 @@ async function run(label: string, kind: 'local' | 'queue', list = photographs): 
   return list.length / s;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`${photographs.length} photographs (${existsSync(aptos) ? 'APTOS 2019, 224 px' : 'phantoms, 224 px'}), model ${path.basename(model)}, ${cores} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`${photographs.length} photographs (${existsSync(aptos) ? 'APTOS 2019, 224 px' : 'phantoms, 224 px'}), model ${path.basename(model)}, ${cores} cores, load average ${loadAverage()}`);
 const rates: Record<string, number[]> = { local: [], 'queue x1': [], 'queue x2': [] };
 let one: ChildProcess[] = [];
 let two: ChildProcess[] = [];
@@ -113,4 +113,4 @@ try {
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
 console.log(`median photos/s: local ${m.local.toFixed(1)}, queue with 1 worker ${m['queue x1'].toFixed(1)}, with 2 workers ${m['queue x2'].toFixed(1)}`);
 console.log(`queue overhead vs local (1 worker, same cores): ${((m.local / m['queue x1'] - 1) * 100).toFixed(1)}% (target <= 10%); 2 vs 1 workers: ${(m['queue x2'] / m['queue x1']).toFixed(2)}x`);
-console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`load average after: ${loadAverage()}`);

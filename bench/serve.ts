@@ -11,16 +11,15 @@
  *   --size <px>      phantom size (default 224, as APTOS-224)
  *   --seconds <s>    per load level (default 30); --soak <n> soak requests (default 10000)
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodePng } from '../src/core/index.ts';
 import { generatePhantom } from '../src/data/index.ts';
-import { defaultModelPath, loadModel } from '../src/models/index.ts';
+import { defaultModelPath, loadModel, modelPreprocessConfig } from '../src/models/index.ts';
 import { preprocessFundus } from '../src/preprocess/index.ts';
+import { rssMb, startServeChild } from '../scripts/serve-child.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 function arg(name: string, fallback: string): string {
@@ -32,14 +31,6 @@ const size = Number(arg('size', '224'));
 const seconds = Number(arg('seconds', '30'));
 const soakRequests = Number(arg('soak', '10000'));
 
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 const phantom = generatePhantom({ seed: 7, size, grade: 2 }).image;
 const body = await encodePng(phantom);
@@ -47,7 +38,7 @@ const body = await encodePng(phantom);
 /** Images/s of the network alone: the preprocessed phantom in batches of 8 for `s` seconds, all threads. */
 async function rawThroughput(s: number): Promise<number> {
   const m = await loadModel(model);
-  const image = preprocessFundus(phantom, { ...(m.info.preprocess as object), size: m.info.input.size }).image;
+  const image = preprocessFundus(phantom, modelPreprocessConfig(m.info)).image;
   const batch = Array.from({ length: 8 }, () => image);
   await m.predict(batch);
   let n = 0;
@@ -61,25 +52,13 @@ async function rawThroughput(s: number): Promise<number> {
   return rate;
 }
 const rawBefore = await rawThroughput(Math.min(10, seconds));
-const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'dr-xai.js'), 'serve', '--model', model, '--port', '0', '--log', 'warn'], {
-  cwd: ROOT,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const { child, url } = await startServeChild(['--model', model, '--log', 'warn']);
 let crashed = false;
 let stopping = false;
 child.on('exit', (code, signal) => {
   if (stopping) return;
   crashed = true;
   console.error(`server exited (code ${code}, signal ${signal})`);
-});
-const url: string = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /at (http:\/\/[^/\s]+)\//.exec(out);
-    if (m) resolve(m[1]);
-  });
-  setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
 });
 const pid = child.pid!;
 let peakRss = rssMb(pid);

@@ -10,7 +10,6 @@
  * screenings/s at 200 connections >= 90% of those at 10, RSS back within 20% of idle, /healthz
  * answering throughout.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,6 +19,8 @@ import autocannon from 'autocannon';
 import { encodePng } from '../src/core/index.ts';
 import { generatePhantom } from '../src/data/index.ts';
 import { defaultModelPath } from '../src/models/index.ts';
+import { rssMb, startServeChild } from '../scripts/serve-child.ts';
+import { loadAverage } from './engine_common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 function arg(name: string, fallback: string): string {
@@ -28,13 +29,6 @@ function arg(name: string, fallback: string): string {
 }
 const seconds = Number(arg('seconds', '20'));
 const model = path.resolve(arg('model', await defaultModelPath('referable')));
-const rssMb = (pid: number) => {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-  } catch {
-    return NaN;
-  }
-};
 
 const aptos = path.resolve(ROOT, '..', 'shared', 'data', 'aptos2019-224', 'images');
 const good: Buffer[] = existsSync(aptos)
@@ -44,18 +38,9 @@ const corrupt = Buffer.from(good[0]);
 corrupt.fill(0x5a, 100, 300);
 const bodies = [...good.map((b) => ({ body: b, good: true })), { body: corrupt, good: false }, { body: Buffer.from('not a photograph'), good: false }];
 
-const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'dr-xai.js'), 'serve', '--model', model, '--port', '0', '--log', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+const { child, url } = await startServeChild(['--model', model, '--log', 'warn']);
 let crashed = false;
 child.on('exit', () => (crashed = true));
-const url: string = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += String(d);
-    const m = /at (http:\/\/[^/\s]+)\//.exec(out);
-    if (m) resolve(m[1]);
-  });
-  setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
-});
 const { hostname, port } = new URL(url);
 const pid = child.pid!;
 for (let i = 0; i < 8; i++) await fetch(`${url}/v1/screen`, { method: 'POST', body: new Uint8Array(good[i % good.length]) });
@@ -111,7 +96,7 @@ function load(connections: number): Promise<autocannon.Result> {
 }
 
 const stats = (r: autocannon.Result) => (r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {};
-console.log(`bench:soak: ${path.basename(model)}, ${good.length} good photographs (${existsSync(aptos) ? 'APTOS 224 px' : 'phantoms'}) and 2 bad ones in turn, abandoned uploads 10/s, 100 stalled sockets, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`bench:soak: ${path.basename(model)}, ${good.length} good photographs (${existsSync(aptos) ? 'APTOS 224 px' : 'phantoms'}) and 2 bad ones in turn, abandoned uploads 10/s, 100 stalled sockets, ${os.availableParallelism()} cores, load average ${loadAverage()}`);
 console.log(`server RSS idle after warm-up: ${idle.toFixed(0)} MB`);
 const rates: Record<number, number> = {};
 let other5xx = 0;
@@ -135,6 +120,6 @@ const final = rssMb(pid);
 console.log(`screenings/s at 200 vs 10 connections: ${((100 * rates[200]) / rates[10]).toFixed(0)}% (target >= 90%)`);
 console.log(`RSS: idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, 5 s after the load ${final.toFixed(0)} MB (${((100 * (final - idle)) / idle).toFixed(0)}% over idle; target <= 20%)`);
 console.log(`/healthz: ${healthChecks - healthFailures}/${healthChecks} answered within 2 s; 5xx other than 503: ${other5xx}; server ${crashed ? 'CRASHED' : 'still running'}`);
-console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(`load average after: ${loadAverage()}`);
 child.kill('SIGTERM');
 process.exitCode = other5xx > 0 || crashed || healthFailures > 0 ? 1 : 0;

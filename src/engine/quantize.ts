@@ -277,32 +277,30 @@ export function dequantizeQdq(g: Graph): Graph {
   out.opset = g.opset;
   const b = new GraphBuilder(out);
   const constValue = (name: string) => g.initializers.get(name);
+  const graphInputs = new Set(g.inputs.map((v) => v.name));
+  // x_float -> Q -> DQ -> x: the producer's x_float becomes x again; for a graph input x -> Q -> DQ
+  // -> x_dequantized, the readers of x_dequantized read x.
   const rename = new Map<string, string>();
+  const inputRename = new Map<string, string>();
   const folded = new Map<string, TensorData>();
   const used = new Set(g.nodes.filter((n) => n.op !== 'DequantizeLinear' && n.op !== 'QuantizeLinear').flatMap((n) => n.inputs));
   for (const n of g.nodes) {
     if (n.op !== 'DequantizeLinear') continue;
     const source = producer.get(n.inputs[0]);
     if (source?.op === 'QuantizeLinear') {
-      // Activation pair: x_float -> Q -> DQ -> x becomes x_float renamed to x.
-      rename.set(source.inputs[0], n.outputs[0]);
+      if (graphInputs.has(source.inputs[0])) inputRename.set(n.outputs[0], source.inputs[0]);
+      else rename.set(source.inputs[0], n.outputs[0]);
     } else if (constValue(n.inputs[0])) {
       folded.set(n.outputs[0], dequantizeConstant(n, constValue));
     } else {
       throw new DrXaiError(`DequantizeLinear '${n.name}' reads neither a QuantizeLinear nor a constant`);
     }
   }
-  const inputRename = new Map<string, string>();
   for (const v of g.inputs) b.input(v.name, v.dtype, v.shape);
   for (const [name, t] of g.initializers) if (used.has(name)) b.initializer(name, t);
   for (const [name, t] of folded) b.initializer(name, t);
   for (const n of g.nodes) {
-    if (n.op === 'QuantizeLinear') {
-      const dqOut = g.nodes.find((m) => m.op === 'DequantizeLinear' && m.inputs[0] === n.outputs[0])?.outputs[0];
-      if (dqOut && g.inputs.some((v) => v.name === n.inputs[0])) inputRename.set(dqOut, n.inputs[0]);
-      continue;
-    }
-    if (n.op === 'DequantizeLinear') continue;
+    if (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear') continue;
     const inputs = n.inputs.map((x) => inputRename.get(x) ?? x);
     b.appendNode({ ...n, inputs, outputs: n.outputs.map((o) => rename.get(o) ?? o), attrs: { ...n.attrs } });
   }

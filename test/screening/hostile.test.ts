@@ -3,15 +3,15 @@
 // crash or a 5xx, and the server's RSS stays bounded per request (read from /proc).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostileCorpus } from '../../scripts/hostile-corpus.ts';
+import { rssMb, startServeChild } from '../../scripts/serve-child.ts';
 import { ROOT, SMALL_MODEL } from '../serve/helpers.ts';
 
 const CLI = path.join(ROOT, 'bin', 'dr-xai.js');
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 test('dr-xai screen over the hostile corpus: each file failed with its reason or screened as ungradable; the batch completes', { timeout: 120_000 }, async () => {
   const corpus = await hostileCorpus();
@@ -58,17 +58,8 @@ test('dr-xai preprocess over the hostile corpus (folder format): every bad file 
 
 test('dr-xai serve over the hostile corpus: the right 4xx or 200, no 5xx, RSS bounded per request, healthy after', { timeout: 180_000 }, async () => {
   const corpus = await hostileCorpus();
-  const server = spawn(process.execPath, [CLI, 'serve', '--model', SMALL_MODEL, '--port', '0', '--workers', '1', '--log', 'silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child: server, url: base } = await startServeChild(['--model', SMALL_MODEL, '--workers', '1', '--log', 'silent']);
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (d: Buffer) => {
-        out += String(d);
-        const m = /at (http:\/\/[^/\s]+)\//.exec(out);
-        if (m) resolve(m[1]);
-      });
-      setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
-    });
     const good = corpus.find((c) => c.api.status === 200)!;
     await fetch(`${base}/v1/screen`, { method: 'POST', body: new Uint8Array(good.bytes) }); // warm: model loaded
     const baseline = rssMb(server.pid!);

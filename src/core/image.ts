@@ -34,6 +34,15 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | null {
 export { DEFAULT_MAX_PIXELS } from './limits.ts';
 
 /**
+ * The error for bytes the decoder gives up on. libvips keeps its error text in one buffer shared
+ * by all threads, so under concurrent decodes its message may be another file's or "Unknown
+ * error": the message names only the format, which is the same on every run.
+ */
+export function corruptImageError(format: ImageFormat | null, source: string): DrXaiError {
+  return new DrXaiError(`corrupt or truncated ${format ? format.toUpperCase() : 'image'}`, { file: source, kind: 'corrupt' });
+}
+
+/**
  * Decode image bytes to 8-bit RGB with one clear message per kind of bad input.
  * Policy (why): the pipeline needs three 8-bit colour channels, so greyscale and 16-bit inputs
  * are refused rather than silently converted (a 16-bit scan rescaled by guesswork changes the
@@ -49,7 +58,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new DrXaiError(`corrupt ${format.toUpperCase()} (${(e as Error).message.split('\n')[0]})`, { file: source, kind: 'corrupt' });
+    throw corruptImageError(format, source);
   }
   const { width = 0, height = 0 } = meta;
   checkImageGeometry(width, height, maxPixels, source);
@@ -74,8 +83,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
     raw = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     if (e instanceof DrXaiError) throw e;
-    const reason = (e as Error).message.split('\n')[0];
-    throw new DrXaiError(`corrupt or truncated image (${reason})`, { file: source, kind: 'corrupt' });
+    throw corruptImageError(format, source);
   }
   if (raw.info.channels !== 3) {
     throw new DrXaiError(`decoded to ${raw.info.channels} channels, expected 3`, { file: source });

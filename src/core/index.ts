@@ -5,7 +5,7 @@ export { DrXaiError, isUserError, type InputErrorKind } from './errors.ts';
 export { Rng } from './rng.ts';
 export { writeFileAtomic, readFileOrFail, assertDirectory } from './fs.ts';
 export { progressBar, type Progress } from './progress.ts';
-export { decodeImage, encodePng, writePng, sniffImageFormat, DEFAULT_MAX_PIXELS, type RgbImage, type ImageLimits, type ImageFormat } from './image.ts';
+export { corruptImageError, decodeImage, encodePng, writePng, sniffImageFormat, DEFAULT_MAX_PIXELS, type RgbImage, type ImageLimits, type ImageFormat } from './image.ts';
 export { isDicom, readDicomPhotograph, type DicomPhotograph } from './dicom.ts';
 export { checkImageGeometry } from './limits.ts';
 export { toCsv, type CsvValue } from './csv.ts';

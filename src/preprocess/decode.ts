@@ -12,7 +12,7 @@
  * decodeImage; DICOM files are unwrapped first (core's readDicomPhotograph).
  */
 import sharp, { type Metadata } from 'sharp';
-import { checkImageGeometry, decodeImage, DEFAULT_MAX_PIXELS, DrXaiError, isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../core/index.ts';
+import { checkImageGeometry, corruptImageError, decodeImage, DEFAULT_MAX_PIXELS, DrXaiError, isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../core/index.ts';
 
 export interface DecodedFundus {
   image: RgbImage;
@@ -86,7 +86,7 @@ export async function decodeFundus(bytes: Uint8Array, source: string, size: numb
           };
         }
       } catch (e) {
-        throw new DrXaiError(`corrupt or truncated image (${(e as Error).message.split('\n')[0]})`, { file: source, kind: 'corrupt' });
+        throw corruptImageError(format, source);
       }
     }
   }

@@ -4,10 +4,12 @@
 // several threads) and without it (one thread), and in server mode through the same page, for
 // reference. The three pages stay open and take turns in every round; medians [min, max].
 // Options: --model m.onnx (default: the referable default), --size px (phantom, default 1024),
-// --rounds R (default 5), --n images per round (default 4).
+// --format png|jpeg (default png; a JPEG is reduced after decoding to the server's shrink-on-load
+// resolution, a PNG is screened at full size on both sides), --rounds R (default 5), --n images per round (default 4).
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { encodePng } from '../src/core/index.ts';
 import { generatePhantom } from '../src/data/index.ts';
 import { defaultModelPath, loadModel } from '../src/models/index.ts';
@@ -23,7 +25,12 @@ const modelPath = argString('model') ?? (await defaultModelPath('referable'));
 const size = argValue('size', 1024);
 const rounds = argValue('rounds', 5);
 const n = argValue('n', 4);
-const png = Buffer.from(await encodePng(generatePhantom({ seed: 11, size, grade: 2 }).image));
+const format = argString('format') ?? 'png';
+if (format !== 'png' && format !== 'jpeg') throw new Error(`bench:browser: --format must be png or jpeg, not ${format}`);
+const phantom = generatePhantom({ seed: 11, size, grade: 2 }).image;
+const photo = format === 'png'
+  ? Buffer.from(await encodePng(phantom))
+  : await sharp(phantom.data, { raw: { width: phantom.width, height: phantom.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 const model = await loadModel(modelPath);
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
@@ -36,10 +43,10 @@ async function open(base: string, mode: 'browser' | 'server'): Promise<Page> {
   await page.waitForFunction(() => / model .* \(\d+×\d+\)/.test(document.getElementById('model')?.textContent ?? ''));
   await page.check(`input[name="mode"][value="${mode}"]`);
   // The photograph is handed to the page once; each drop then reuses that File.
-  await page.evaluate(({ b64 }) => {
+  await page.evaluate(({ b64, format }) => {
     const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    (window as any).benchFile = new File([bin], 'phantom.png', { type: 'image/png' });
-  }, { b64: png.toString('base64') });
+    (window as any).benchFile = new File([bin], `phantom.${format}`, { type: `image/${format}` });
+  }, { b64: photo.toString('base64'), format });
   return page;
 }
 
@@ -64,7 +71,7 @@ try {
     'server (via the page)': await open(bases.isolated, 'server'),
   };
   const threads = await pages['browser, cross-origin isolated'].evaluate(() => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1));
-  console.log(`in-page screening of a ${size} px phantom PNG with ${modelPath.split('/').pop()}, Chromium ${browser.version()}, ${os.availableParallelism()} cores; load average ${loadAverage()}`);
+  console.log(`in-page screening of a ${size} px phantom ${format.toUpperCase()} with ${modelPath.split('/').pop()}, Chromium ${browser.version()}, ${os.availableParallelism()} cores; load average ${loadAverage()}`);
   console.log(`(rounds=${rounds} of ${n} images, the pages taking turns; per image: drop to result shown, heat map included; the isolated page runs ONNX Runtime Web on ${threads} threads)`);
   for (const page of Object.values(pages)) for (let w = 0; w < 2; w++) await screenOnce(page); // warm-up: sessions, JIT
   const perRound: Record<string, number[]> = {};

@@ -12,6 +12,7 @@
  * decodeImage; DICOM files are unwrapped first (core's readDicomPhotograph).
  */
 import sharp, { type Metadata } from 'sharp';
+import { shrinkFactor } from './shrink.ts';
 import { checkImageGeometry, corruptImageError, decodeImage, DEFAULT_MAX_PIXELS, DrXaiError, isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../core/index.ts';
 
 export interface DecodedFundus {
@@ -23,14 +24,6 @@ export interface DecodedFundus {
   format: string;
   /** A DICOM file's SOP Instance UID (an identifier of the image, not of the patient). */
   sopInstanceUid?: string;
-}
-
-/** Largest f in {1, 2, 4, 8} with ceil(min(width, height) / f) >= size. */
-export function shrinkFactor(width: number, height: number, size: number): number {
-  const short = Math.min(width, height);
-  let f = 1;
-  for (const cand of [2, 4, 8]) if (Math.ceil(short / cand) >= size) f = cand;
-  return f;
 }
 
 export interface DecodeFundusOptions {

@@ -14,7 +14,8 @@ export {
 } from './pipeline.ts';
 export { type PreprocessGeometry, applyGeometry } from './geometry.ts';
 export { type QualityReport, QUALITY_THRESHOLDS, qualityScore } from './quality.ts';
-export { type DecodedFundus, decodeFundus, shrinkFactor } from './decode.ts';
+export { type DecodedFundus, decodeFundus } from './decode.ts';
+export { shrinkFactor, shrinkDecoded } from './shrink.ts';
 export {
   type BatchItem,
   type BatchOptions,

@@ -1,7 +1,7 @@
 // The whole pipeline against bench/preprocess_ref.py (OpenCV), plus geometry, quality and errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { preprocessFundus, applyGeometry, DEFAULT_PREPROCESS, resolveConfig, qualityScore, QUALITY_THRESHOLDS, shrinkFactor } from '../../src/preprocess/index.ts';
+import { preprocessFundus, applyGeometry, DEFAULT_PREPROCESS, resolveConfig, qualityScore, QUALITY_THRESHOLDS, shrinkDecoded, shrinkFactor } from '../../src/preprocess/index.ts';
 import { DrXaiError, type RgbImage } from '../../src/core/index.ts';
 import { CASES, META, loadFixture, diffStats } from './fixtures.ts';
 
@@ -161,4 +161,20 @@ test('preprocessFundus stops between steps when asked (a cancelled or late scree
   let asked = 0;
   assert.throws(() => preprocessFundus(img, { size: 128 }, { stop: () => ++asked > 2 }), (e: Error) => e instanceof PreprocessingStopped && /before the quality step/.test(e.message));
   assert.equal(asked, 3, 'asked before mask, crop, then quality');
+});
+
+test('shrinkDecoded: the mean of each f x f block (the page\'s stand-in for JPEG shrink-on-load), ceil-sized at the edges', () => {
+  // 4 x 2 RGB, f = 2: two blocks, means 2, 10.25, 255 and 101, 0, 1.25 (rounded to nearest).
+  const data = Uint8Array.from([
+    0, 10, 255, 4, 10, 255, 100, 0, 1, 101, 0, 1,
+    0, 10, 255, 4, 11, 255, 100, 0, 1, 103, 0, 2,
+  ]);
+  const out = shrinkDecoded({ width: 4, height: 2, channels: 3, data }, 2);
+  assert.deepEqual([out.width, out.height], [2, 1]);
+  assert.deepEqual(Array.from(out.data), [2, 10, 255, 101, 0, 1]);
+  const odd = shrinkDecoded({ width: 5, height: 3, channels: 3, data: new Uint8Array(45).fill(7) }, 2);
+  assert.deepEqual([odd.width, odd.height], [3, 2], 'ceil(w / f) x ceil(h / f), as sharp\'s shrink-on-load');
+  assert.ok(odd.data.every((v) => v === 7));
+  const same = { width: 3, height: 3, channels: 3 as const, data: new Uint8Array(27) };
+  assert.equal(shrinkDecoded(same, 1), same, 'f = 1 is the image itself');
 });

@@ -17,7 +17,7 @@ export const progressBar = (): never => nodeOnly('progressBar');
 export const decodeImage = (): never => nodeOnly('decodeImage (the page decodes with createImageBitmap)');
 export const encodePng = (): never => nodeOnly('encodePng');
 export const writePng = (): never => nodeOnly('writePng');
-export const sniffImageFormat = (): never => nodeOnly('sniffImageFormat');
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 export { isDicom, readDicomPhotograph } from '../../src/core/dicom.ts';
+export { sniffImageFormat, type ImageFormat } from '../../src/core/format.ts';
 export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, firstPositiveClass, softmaxRows, positiveProbability } from '../../src/core/tasks.ts';

@@ -57,15 +57,17 @@ export async function decodeFundus(bytes: Uint8Array, source: string, size: numb
     } catch {
       meta = null; // let decodeImage word the error
     }
-    const w = meta?.width ?? 0;
-    const h = meta?.height ?? 0;
+    // EXIF orientations 5-8 turn the photograph by 90 degrees: the upright size swaps the sides.
+    const turned = (meta?.orientation ?? 1) >= 5;
+    const w = (turned ? meta?.height : meta?.width) ?? 0;
+    const h = (turned ? meta?.width : meta?.height) ?? 0;
     const f = meta ? shrinkFactor(w, h, size) : 1;
-    // JPEGs are 8-bit without alpha; only size, colour and orientation need checking before the
-    // fast path (a rotated JPEG is decoded at full size by decodeImage, which applies EXIF).
+    // JPEGs are 8-bit without alpha; only size and colour need checking before the fast path.
     if (meta) checkImageGeometry(w, h, maxPixels, source);
-    if (f > 1 && meta?.channels === 3 && meta.space === 'srgb' && (meta.orientation ?? 1) === 1) {
+    if (f > 1 && meta?.channels === 3 && meta.space === 'srgb') {
       try {
-        const { data, info } = await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels })
+        // autoOrient: upright first (as decodeImage does), then the reduce to the upright size.
+        const { data, info } = await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels, autoOrient: true })
           .resize(Math.ceil(w / f), Math.ceil(h / f), { fit: 'fill', fastShrinkOnLoad: true })
           .raw()
           .toBuffer({ resolveWithObject: true });
@@ -78,7 +80,7 @@ export async function decodeFundus(bytes: Uint8Array, source: string, size: numb
             format,
           };
         }
-      } catch (e) {
+      } catch {
         throw corruptImageError(format, source);
       }
     }

@@ -178,3 +178,24 @@ test('shrinkDecoded: the mean of each f x f block (the page\'s stand-in for JPEG
   const same = { width: 3, height: 3, channels: 3 as const, data: new Uint8Array(27) };
   assert.equal(shrinkDecoded(same, 1), same, 'f = 1 is the image itself');
 });
+
+test('decodeFundus: a JPEG turned by its EXIF orientation is decoded upright and shrunk on load like the same photograph stored upright', async () => {
+  const sharp = (await import('sharp')).default;
+  const { generatePhantom } = await import('../../src/data/index.ts');
+  const { decodeFundus } = await import('../../src/preprocess/index.ts');
+  const p = generatePhantom({ seed: 5, size: 1024, grade: 2 }).image;
+  // 1024 x 800 upright (a landscape frame), and the same pixels stored turned by -90 degrees with
+  // EXIF orientation 6 ("turn 90 degrees clockwise to display").
+  const upright = await sharp(p.data, { raw: { width: 1024, height: 1024, channels: 3 } }).extract({ left: 0, top: 112, width: 1024, height: 800 }).raw().toBuffer();
+  const raw = { raw: { width: 1024, height: 800, channels: 3 as const } };
+  const plain = await sharp(upright, raw).jpeg({ quality: 95 }).toBuffer();
+  const turned = await sharp(await sharp(upright, raw).rotate(-90).raw().toBuffer(), { raw: { width: 800, height: 1024, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  const a = await decodeFundus(plain, 'plain.jpg', 224);
+  const b = await decodeFundus(turned, 'turned.jpg', 224);
+  assert.deepEqual([b.sourceWidth, b.sourceHeight, b.decodeFactor], [1024, 800, 2], 'upright file size; shrunk 2x as the upright JPEG');
+  assert.deepEqual([b.image.width, b.image.height], [a.image.width, a.image.height]);
+  let sum = 0;
+  for (let i = 0; i < a.image.data.length; i++) sum += Math.abs(a.image.data[i] - b.image.data[i]);
+  // Not bit-identical: the two files were compressed in different 8x8 blocks.
+  assert.ok(sum / a.image.data.length < 1.5, `upright and EXIF-turned decodes differ by ${sum / a.image.data.length} grey levels on average`);
+});

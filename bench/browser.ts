@@ -5,7 +5,9 @@
 // reference. The three pages stay open and take turns in every round; medians [min, max].
 // Options: --model m.onnx (default: the referable default), --size px (phantom, default 1024),
 // --format png|jpeg (default png; a JPEG is reduced after decoding to the server's shrink-on-load
-// resolution, a PNG is screened at full size on both sides), --rounds R (default 5), --n images per round (default 4).
+// resolution, a PNG is screened at full size on both sides), --webgpu (also a page running the
+// network on WebGPU: Chromium with --enable-unsafe-webgpu; without a GPU its adapter is SwiftShader
+// on the CPU, so that row measures the code path, not a GPU), --rounds R (default 5), --n images per round (default 4).
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { chromium, type Page } from 'playwright-core';
@@ -33,14 +35,16 @@ const photo = format === 'png'
   : await sharp(phantom.data, { raw: { width: phantom.width, height: phantom.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 const model = await loadModel(modelPath);
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+const webgpu = process.argv.includes('--webgpu');
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', webgpu ? '--enable-unsafe-webgpu' : '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
 const servers = { isolated: await createServer({ model, limits: { workers: 1 } }), plain: await createServer({ model, limits: { workers: 1 }, crossOriginIsolation: false }) };
 const bases = { isolated: await servers.isolated.listen({ port: 0, host: '127.0.0.1' }), plain: await servers.plain.listen({ port: 0, host: '127.0.0.1' }) };
 
-async function open(base: string, mode: 'browser' | 'server'): Promise<Page> {
+async function open(base: string, mode: 'browser' | 'gpu' | 'server'): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${base}/`);
   await page.waitForFunction(() => / model .* \(\d+×\d+\)/.test(document.getElementById('model')?.textContent ?? ''));
+  if (mode === 'gpu') await page.locator('#gpu-choice').waitFor({ state: 'visible', timeout: 10_000 });
   await page.check(`input[name="mode"][value="${mode}"]`);
   // The photograph is handed to the page once; each drop then reuses that File.
   await page.evaluate(({ b64, format }) => {
@@ -69,6 +73,7 @@ try {
     'browser, cross-origin isolated': await open(bases.isolated, 'browser'),
     'browser, not isolated': await open(bases.plain, 'browser'),
     'server (via the page)': await open(bases.isolated, 'server'),
+    ...(webgpu ? { 'browser, WebGPU': await open(bases.isolated, 'gpu') } : {}),
   };
   const threads = await pages['browser, cross-origin isolated'].evaluate(() => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1));
   console.log(`in-page screening of a ${size} px phantom ${format.toUpperCase()} with ${modelPath.split('/').pop()}, Chromium ${browser.version()}, ${os.availableParallelism()} cores; load average ${loadAverage()}`);

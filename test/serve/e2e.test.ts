@@ -171,6 +171,37 @@ describe('screening page in headless Chromium', { skip }, () => {
     await page.close();
   });
 
+  test('WebGPU: offered only where the browser has an adapter; there the network and the heat map run on it and match the API', async () => {
+    const page = await openPage(1280, 800);
+    await page.waitForFunction(() => document.readyState === 'complete');
+    assert.equal(await page.locator('#gpu-choice').isHidden(), true, 'no WebGPU adapter with --disable-gpu: no GPU choice');
+    await page.close();
+    // Debian's Chromium exposes a WebGPU adapter with --enable-unsafe-webgpu even without a GPU
+    // (SwiftShader on the CPU): slow, but the same code path as on a real GPU.
+    const gpuBrowser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS.filter((f) => f !== '--disable-gpu').concat('--enable-unsafe-webgpu') });
+    try {
+      const gpuPage = await gpuBrowser.newPage({ viewport: { width: 1280, height: 800 } });
+      const errors: string[] = [];
+      gpuPage.on('pageerror', (e) => errors.push(e.message));
+      await gpuPage.goto(`${base}/`);
+      await gpuPage.locator('#gpu-choice').waitFor({ state: 'visible' });
+      await gpuPage.getByLabel('in this browser on the GPU').check();
+      (gpuPage as unknown as { errors: string[] }).errors = errors;
+      await dropFile(gpuPage, 'phantom-42.png', png);
+      const local = await gpuPage.evaluate(() => (window as any).drxai.last);
+      const api = await apiExplain(png);
+      assert.equal(local.backend, 'webgpu');
+      const dp = Math.abs(local.probability - api.probability);
+      console.log(`# WebGPU vs server: p = ${local.probability} vs ${api.probability}, |dp| = ${dp.toExponential(2)}`);
+      assert.ok(dp <= 1e-4, `|dp| = ${dp}`);
+      assert.equal(local.heatmap.length, 128 * 128, 'the heat map, from the explanation graph on WebGPU');
+      assert.match((await gpuPage.locator('#heat-note').textContent()) ?? '', /computed in this browser on the GPU/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await gpuBrowser.close();
+    }
+  });
+
   test('DICOM in the browser: the same probability as the API; a grade model from the list shows the 5-grade distribution', async () => {
     const dcm = readFileSync(path.join(ROOT, 'test', 'fixtures', 'screening', 'phantom_rgb.dcm'));
     const page = await openPage(1280, 800);
@@ -221,7 +252,7 @@ describe('screening page in headless Chromium', { skip }, () => {
     await page.mouse.wheel(0, -3000);
     await page.screenshot({ path: path.join(SHOTS, 'page-390x844-server.png'), fullPage: true });
     const black = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } }).png().toBuffer();
-    await page.getByLabel('in this browser').check();
+    await page.check('input[name="mode"][value="browser"]');
     await dropFile(page, 'black.png', black);
     assert.equal(await page.getByTestId('decision').textContent(), 'Ungradable');
     await page.close();

@@ -8,7 +8,7 @@
  * server's explanation graph (GET <model>/explain.onnx) and the server's CAM code
  * (src/explain/cam-map.ts). DICOM files are unwrapped by the server's reader (src/core/dicom.ts).
  */
-import * as ort from 'onnxruntime-web/wasm';
+import * as ortWasm from 'onnxruntime-web/wasm';
 import { isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../../src/core/index.ts';
 import { camFromLayer, heatRgbaOnRetina, makeCamMethod } from '../../src/explain/cam-map.ts';
 import { REFERABLE_TARGET, targetSeed } from '../../src/explain/targets.ts';
@@ -20,25 +20,61 @@ import { preprocessFundus, type PreprocessResult } from '../../src/preprocess/pi
 import { shrinkDecoded, shrinkFactor } from '../../src/preprocess/shrink.ts';
 import type { ModelInfo, Screening } from './types.ts';
 
-ort.env.wasm.wasmPaths = '/ort/';
-// Threads need SharedArrayBuffer, which only a cross-origin isolated page has (the server sends
-// COOP/COEP); past 4 the per-op work of a 224-448 px CNN is too small to split further.
-ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
-ort.env.wasm.proxy = false;
+type Ort = typeof ortWasm;
+/**
+ * Where the network runs in the browser: 'wasm' (CPU, the default: the server's numbers to 1e-5)
+ * or 'webgpu' (the GPU through WebGPU, where the browser has an adapter; the same float32 graph,
+ * other summation order, so the numbers agree to float32 rounding rather than bit for bit).
+ */
+export type Backend = 'wasm' | 'webgpu';
 
-/** One ONNX Runtime Web session per URL (a model, or its explanation graph), created on first use. */
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+/** ONNX Runtime Web's WASM build, or (loaded only when first asked for) its WebGPU build. */
+const runtimes = new Map<Backend, Promise<Ort>>();
+function runtime(backend: Backend): Promise<Ort> {
+  let r = runtimes.get(backend);
+  if (!r) {
+    r = (backend === 'webgpu' ? import('onnxruntime-web/webgpu') : Promise.resolve(ortWasm)).then((ort) => {
+      ort.env.wasm.wasmPaths = '/ort/';
+      // Threads need SharedArrayBuffer, which only a cross-origin isolated page has (the server sends
+      // COOP/COEP); past 4 the per-op work of a 224-448 px CNN is too small to split further.
+      ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+      ort.env.wasm.proxy = false;
+      return ort as Ort;
+    });
+    runtimes.set(backend, r);
+  }
+  return r;
+}
 
-function getSession(url: string): Promise<ort.InferenceSession> {
-  let s = sessions.get(url);
+/** Whether this browser offers a WebGPU adapter (false where WebGPU is missing or refused). */
+export async function webgpuAvailable(): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+interface Loaded { ort: Ort; session: ortWasm.InferenceSession }
+/** One session per backend and URL (a model, or its explanation graph), created on first use. */
+const sessions = new Map<string, Promise<Loaded>>();
+
+function getSession(url: string, backend: Backend): Promise<Loaded> {
+  const key = `${backend} ${url}`;
+  let s = sessions.get(key);
   if (!s) {
     s = (async () => {
-      const res = await fetch(url);
+      const [ort, res] = await Promise.all([runtime(backend), fetch(url)]);
       if (!res.ok) throw new Error(`could not fetch ${url} (${res.status})`);
-      return ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      // On WebGPU, operators the GPU provider lacks fall back to WASM node by node.
+      const providers = backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
+      const session = await ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: providers, graphOptimizationLevel: 'all' });
+      return { ort, session };
     })();
-    s.catch(() => sessions.delete(url));
-    sessions.set(url, s);
+    sessions.set(key, s);
+    s.catch(() => sessions.delete(key));
   }
   return s;
 }
@@ -99,9 +135,9 @@ export interface BrowserScreening extends Screening {
 }
 
 /** The server's heat map, computed here: explanation graph for the layer and dS/dA, then cam-map.ts. */
-async function heatmapInBrowser(info: ModelInfo, pixels: Float32Array, viewLogits: number[], pre: PreprocessResult): Promise<BrowserScreening['heatmap']> {
+async function heatmapInBrowser(info: ModelInfo, pixels: Float32Array, viewLogits: number[], pre: PreprocessResult, backend: Backend): Promise<BrowserScreening['heatmap']> {
   if (!info.explain) return null;
-  const s = await getSession(info.explain.graphUrl);
+  const { ort, session: s } = await getSession(info.explain.graphUrl, backend);
   const { size } = info.input;
   // The explanation graph's inputs are the image and the seed dS/dlogits; its outputs the logits, the layer and dS/dA.
   const imageInput = s.inputNames.find((n) => !n.endsWith('.grad_seed')) as string;
@@ -116,9 +152,10 @@ async function heatmapInBrowser(info: ModelInfo, pixels: Float32Array, viewLogit
   return { method: method.name, map, rgba: heatRgbaOnRetina(map, size, pre.mask), size };
 }
 
-export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { explain?: boolean } = {}): Promise<BrowserScreening> {
+export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { explain?: boolean; backend?: Backend } = {}): Promise<BrowserScreening> {
   const t0 = performance.now();
-  const sessionReady = getSession(info.onnxUrl);
+  const backend = opts.backend ?? 'wasm';
+  const sessionReady = getSession(info.onnxUrl, backend);
   const { image: original, ...decoded } = await decodeInBrowser(file, info.input.size, info.limits.maxPixels);
   const t1 = performance.now();
   let pre: PreprocessResult;
@@ -133,7 +170,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
     };
   }
   const t2 = performance.now();
-  const s = await sessionReady;
+  const { ort, session: s } = await sessionReady;
   const { size } = info.input;
   // The same test-time augmentation as FundusModel.predict: flipped views in one batch, logits averaged.
   const views = info.tta ?? [];
@@ -147,7 +184,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
   const [{ probability, referable, threshold, classProbabilities }] = decideFromLogits({ task: info.task as 'referable', numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
   const t3 = performance.now();
   // Heat maps explain the photograph as given: the unflipped view's logits seed the gradient.
-  const heatmap = opts.explain ? await heatmapInBrowser(info, pixels, Array.from(raw.subarray(0, info.numClasses)), pre) : null;
+  const heatmap = opts.explain ? await heatmapInBrowser(info, pixels, Array.from(raw.subarray(0, info.numClasses)), pre, backend) : null;
   const t4 = performance.now();
   return {
     probability,

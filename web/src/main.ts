@@ -5,7 +5,7 @@
  */
 import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import type { RgbImage } from '../../src/core/index.ts';
-import { screenInBrowser } from './browser-model.ts';
+import { screenInBrowser, webgpuAvailable } from './browser-model.ts';
 import type { ExplainResult, ModelInfo, ModelList, Screening } from './types.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -21,13 +21,16 @@ function say(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
-function mode(): 'browser' | 'server' {
-  return (document.querySelector('input[name="mode"]:checked') as HTMLInputElement).value as 'browser' | 'server';
+/** Where the model runs: in this browser on the CPU (WASM) or the GPU (WebGPU), or on the server. */
+function mode(): 'browser' | 'gpu' | 'server' {
+  return (document.querySelector('input[name="mode"]:checked') as HTMLInputElement).value as 'browser' | 'gpu' | 'server';
 }
+// The GPU choice is offered only where the browser has a WebGPU adapter.
+void webgpuAvailable().then((yes) => { $('gpu-choice').hidden = !yes; });
 
 /** For the end-to-end tests: the last result with full precision and the model input pixels. */
 interface Debug {
-  last?: { file: string; where: string; probability: number | null; referable: boolean | null; gradable: boolean; gradeProbabilities: number[] | null; preprocessed?: number[]; heatmap?: number[] };
+  last?: { file: string; where: string; backend?: string; probability: number | null; referable: boolean | null; gradable: boolean; gradeProbabilities: number[] | null; preprocessed?: number[]; heatmap?: number[] };
   done: number;
 }
 const debug: Debug = { done: 0 };
@@ -174,10 +177,11 @@ async function screenOnServer(file: File): Promise<{ s: Screening; body: Explain
 /** Screen one file by the chosen path; `full` also renders the steps and heat map. */
 async function screenFile(file: File, full: boolean): Promise<Screening> {
   if (!info) throw new Error('the model description is not loaded');
-  if (mode() === 'browser') {
-    const s = await screenInBrowser(file, info, { explain: full });
+  if (mode() !== 'server') {
+    const backend = mode() === 'gpu' ? 'webgpu' : 'wasm';
+    const s = await screenInBrowser(file, info, { explain: full, backend });
     debug.last = {
-      file: file.name, where: 'browser', probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities,
+      file: file.name, where: 'browser', backend, probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities,
       preprocessed: s.pre ? Array.from(s.pre.image.data) : undefined, heatmap: s.heatmap ? Array.from(s.heatmap.map) : undefined,
     };
     if (full) {
@@ -190,7 +194,7 @@ async function screenFile(file: File, full: boolean): Promise<Screening> {
         'img-pre': s.pre ? rgbToDataUrl(s.pre.image) : null,
         'img-pre-under': s.pre ? rgbToDataUrl(s.pre.image) : null,
         'img-heat': s.heatmap ? rgbaToDataUrl(s.heatmap.rgba, s.heatmap.size, s.heatmap.size) : null,
-      }, s.heatmap ? `${s.heatmap.method}, computed in this browser: red = regions that raised the referable score most. It shows what the model used, not where disease is.` : 'No heat map for this result.');
+      }, s.heatmap ? `${s.heatmap.method}, computed in this browser${backend === 'webgpu' ? ' on the GPU' : ''}: red = regions that raised the referable score most. It shows what the model used, not where disease is.` : 'No heat map for this result.');
     }
     return s;
   }

@@ -2,7 +2,8 @@
  * In-browser screening: nothing leaves the machine. The photo is decoded by the browser, then
  * the product's own preprocessing (src/preprocess) and model input code (src/models) run here,
  * and the network runs in ONNX Runtime Web (WASM with SIMD, on up to 4 threads when the server's
- * cross-origin isolation headers give the page SharedArrayBuffer, else one; loaded from this server).
+ * cross-origin isolation headers give the page SharedArrayBuffer, else one; loaded from this server;
+ * or on WebGPU where the browser has an adapter and the user chooses it).
  * Same .onnx file and same code as the server; only the image decoder and the ONNX Runtime
  * build differ (see test/serve/e2e.test.ts for how close the numbers are). The heat map runs the
  * server's explanation graph (GET <model>/explain.onnx) and the server's CAM code

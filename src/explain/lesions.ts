@@ -55,8 +55,9 @@ export async function readMaskPlane(file: string, width: number, height: number)
   let raw: { data: Buffer; info: OutputInfo };
   try {
     raw = await sharp(bytes, { limitInputPixels: false }).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw new DrXaiError(`not a readable mask image (${(e as Error).message.split('\n')[0]})`, { file });
+  } catch {
+    // Not libvips's text: its error buffer is shared by threads (see core's corruptImageError).
+    throw new DrXaiError(`not a readable mask image (corrupt, truncated or not an image)`, { file });
   }
   if (raw.info.width !== width || raw.info.height !== height) {
     throw new DrXaiError(`mask is ${raw.info.width}x${raw.info.height} but its photograph is ${width}x${height}`, { file });

@@ -90,6 +90,12 @@ test('bad input: a missing folder, a missing mask and a bad option each give one
   assert.equal(b.code, 1);
   assert.match(b.stderr, new RegExp(`${victim}: mask ${victim} for image .* is missing`));
   assert.ok(!existsSync(path.join(tmp, 'score2', 'cam_score.md')));
+  // A mask that is not an image: named, in words that are the same on every run.
+  writeFileSync(path.join(phantoms, 'masks', victim), 'not a PNG');
+  const m = cli('cam-score', '--model', model, '--lesions', phantoms, '--out-dir', path.join(tmp, 'score3'), '--quiet');
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, new RegExp(`${victim}: not a readable mask image \\(corrupt, truncated or not an image\\)$`, 'm'));
+  unlinkSync(path.join(phantoms, 'masks', victim));
   const c = cli('cam', '--model', model, '--data', phantoms, '--n', 'x');
   assert.equal(c.code, 1);
   assert.match(c.stderr, /--n must be an integer >= 1, got 'x'/);

@@ -17,7 +17,6 @@ export interface ImageLimits {
   maxPixels?: number;
 }
 
-
 export { DEFAULT_MAX_PIXELS } from './limits.ts';
 
 /**
@@ -44,7 +43,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, limits: Ima
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
+  } catch {
     throw corruptImageError(format, source);
   }
   const { width = 0, height = 0 } = meta;

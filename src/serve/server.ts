@@ -91,8 +91,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 export const DEFAULT_WEB_ROOT = path.join(REPO_ROOT, 'web', 'dist');
 /** ONNX Runtime Web's dist folder (the node condition resolves to a file inside it). */
 const ORT_WEB_DIST = path.dirname(fileURLToPath(import.meta.resolve('onnxruntime-web')));
-/** The only ORT files the page loads: the plain (non-JSEP) SIMD build and its loader. */
-// The WASM build, and the one the WebGPU build loads (asyncify or jsep, by ONNX Runtime Web version).
+/** The only ORT files the page loads: the SIMD WASM build and the one its WebGPU path loads (asyncify or jsep, by ONNX Runtime Web version), with their loaders. */
 const ORT_FILES = /^\/ort-wasm-simd-threaded(\.asyncify|\.jsep)?\.(wasm|mjs)$/;
 
 /** The page loads scripts and WASM from this server only; no inline script, no CDN. */

@@ -175,6 +175,12 @@ describe('screening page in headless Chromium', { skip }, () => {
     const page = await openPage(1280, 800);
     await page.waitForFunction(() => document.readyState === 'complete');
     assert.equal(await page.locator('#gpu-choice').isHidden(), true, 'no WebGPU adapter with --disable-gpu: no GPU choice');
+    // Forced anyway, the GPU path fails with its reason rather than running on WASM under the GPU's name.
+    await page.evaluate(() => { document.getElementById('gpu-choice')!.hidden = false; });
+    await page.check('input[name="mode"][value="gpu"]');
+    await dropFile(page, 'phantom-42.png', png);
+    assert.match((await page.locator('#status').textContent()) ?? '', /phantom-42\.png: WebGPU could not start in this browser \(.*\); choose "in this browser" to run on the CPU/);
+    assert.equal(await page.evaluate(() => (window as any).drxai.last), undefined, 'no result');
     await page.close();
     // Debian's Chromium exposes a WebGPU adapter with --enable-unsafe-webgpu even without a GPU
     // (SwiftShader on the CPU): slow, but the same code path as on a real GPU.

@@ -69,10 +69,15 @@ function getSession(url: string, backend: Backend): Promise<Loaded> {
     s = (async () => {
       const [ort, res] = await Promise.all([runtime(backend), fetch(url)]);
       if (!res.ok) throw new Error(`could not fetch ${url} (${res.status})`);
-      // On WebGPU, operators the GPU provider lacks fall back to WASM node by node.
-      const providers = backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
-      const session = await ort.InferenceSession.create(new Uint8Array(await res.arrayBuffer()), { executionProviders: providers, graphOptimizationLevel: 'all' });
-      return { ort, session };
+      // 'webgpu' alone, so that a browser whose WebGPU cannot start fails here rather than running
+      // on WASM under the GPU's name; operators without a WebGPU kernel still run on the CPU.
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      try {
+        return { ort, session: await ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' }) };
+      } catch (e) {
+        if (backend !== 'webgpu') throw e;
+        throw new Error(`WebGPU could not start in this browser (${(e as Error).message.split('\n')[0]}); choose "in this browser" to run on the CPU`);
+      }
     })();
     sessions.set(key, s);
     s.catch(() => sessions.delete(key));

@@ -44,6 +44,11 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Parameters exempt from weight decay (default: none). */
   noDecay?: (name: string) => boolean;
+  /**
+   * A parameter's learning rate relative to `lr` (default 1 for all), as PyTorch's parameter
+   * groups with their own lr: both the step and the decoupled decay use the scaled rate.
+   */
+  lrScale?: (name: string) => number;
 }
 
 /**
@@ -58,6 +63,7 @@ export class AdamW implements Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   private readonly noDecay: (name: string) => boolean;
+  private readonly lrScale: (name: string) => number;
   private t = 0;
   private m = new Map<string, Float32Array>();
   private v = new Map<string, Float32Array>();
@@ -69,14 +75,14 @@ export class AdamW implements Optimizer {
     this.eps = o.eps ?? 1e-8;
     this.weightDecay = o.weightDecay ?? 0.01;
     this.noDecay = o.noDecay ?? (() => false);
+    this.lrScale = o.lrScale ?? (() => 1);
   }
 
   step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>): void {
     this.t++;
-    const { beta1: b1, beta2: b2, eps, lr } = this;
+    const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.t;
     const bc2sqrt = Math.sqrt(1 - b2 ** this.t);
-    const stepSize = lr / bc1;
     for (const [name, g] of grads) {
       const p = params.get(name);
       if (!p) throw new Error(`no parameter '${name}' for its gradient`);
@@ -88,6 +94,8 @@ export class AdamW implements Optimizer {
         this.m.set(name, m);
         this.v.set(name, v);
       }
+      const lr = this.lr * this.lrScale(name);
+      const stepSize = lr / bc1;
       const decay = this.noDecay(name) ? 1 : 1 - lr * this.weightDecay;
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];

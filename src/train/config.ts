@@ -43,9 +43,15 @@ export const TrainConfigSchema = z
     min_lr: z.number().min(0).default(1e-6),
     warmup_epochs: z.number().min(0).default(1),
     weight_decay: z.number().min(0).max(1).default(1e-4),
-    /** Early stopping: epochs without a better validation metric before stopping. */
     /** Weight EMA decay per optimizer step (src/train/ema.ts); 0 = off. */
     ema_decay: z.number().min(0).max(0.99999).default(0),
+    /**
+     * Discriminative fine-tuning (Howard & Ruder, "Universal Language Model Fine-tuning", ACL
+     * 2018): parameters imported from `pretrained` train at lr x this, the re-initialised
+     * classifier at lr. 1 = one rate for all.
+     */
+    pretrained_lr_scale: z.number().gt(0).max(1).default(1),
+    /** Early stopping: epochs without a better validation metric before stopping. */
     patience: z.number().int().min(1).default(5),
     /** Binary tasks: weight of positives in the BCE loss; 'auto' = negatives / positives of the training split. */
     pos_weight: z.union([z.number().positive(), z.literal('auto')]).nullable().default(null),

@@ -96,9 +96,9 @@ export interface ValidationPredictions {
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
-  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, ...rest } = cfg;
-  // A run without EMA keeps the key it had before ema_decay existed, so older checkpoints resume.
-  return JSON.stringify(ema_decay ? { ...rest, ema_decay } : rest);
+  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, ...rest } = cfg;
+  // A run without EMA or a pretrained lr scale keeps the key it had before those options existed, so older checkpoints resume.
+  return JSON.stringify({ ...rest, ...(ema_decay ? { ema_decay } : {}), ...(pretrained_lr_scale !== 1 ? { pretrained_lr_scale } : {}) });
 }
 
 interface Prepared {
@@ -136,7 +136,17 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
     log(`frozen: ${model.params.length - params.length} of ${model.params.length} parameter tensors (${cfg.freeze.join(', ')})`);
   }
   const session = await TrainingSession.create(model.graph, { loss, params, threads: cfg.threads, batchNorm });
-  const optimizer = new AdamW({ lr: cfg.lr, weightDecay: cfg.weight_decay, noDecay: noDecayForNormsAndBiases((n) => model.builder.shape(n)) });
+  const imported = new Set(model.importReport?.loaded ?? []);
+  if (cfg.pretrained_lr_scale !== 1) {
+    if (!imported.size) throw new DrXaiError('pretrained_lr_scale needs pretrained weights (give --pretrained)');
+    log(`imported parameters train at lr x ${cfg.pretrained_lr_scale}, the re-initialised classifier at lr`);
+  }
+  const optimizer = new AdamW({
+    lr: cfg.lr,
+    weightDecay: cfg.weight_decay,
+    noDecay: noDecayForNormsAndBiases((n) => model.builder.shape(n)),
+    lrScale: (name) => (imported.has(name) ? cfg.pretrained_lr_scale : 1),
+  });
   const { mean, std } = model.pretrainedCfg;
   return { model, session, optimizer, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Rng, type RgbImage } from '../../src/core/index.ts';
 import type { Sample } from '../../src/data/index.ts';
-import { loadModel } from '../../src/models/index.ts';
+import { createModel, loadModel, serializeSafetensors } from '../../src/models/index.ts';
 import { loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData, type TrainStep } from '../../src/train/index.ts';
 
 /** A crash of the process, simulated: thrown from onStep after `n` optimizer steps of a call. */
@@ -149,4 +149,44 @@ test('a validation split with one class ranks epochs by validation loss and stor
   assert.ok(Number.isNaN(r.best.valAuroc));
   assert.equal(r.best.valLoss, Math.min(...r.history.map((h) => h.valLoss)));
   assert.equal(r.sidecar.operatingPoint, undefined);
+});
+
+test('pretrained_lr_scale: imported weights step at lr x scale, the re-initialised classifier at lr', async () => {
+  // "Pretrained" tiny_cnn weights with a 3-class head: importing them into the 1-logit referable
+  // model loads the backbone and re-initialises the classifier.
+  const source = await createModel('tiny_cnn', { numClasses: 3, inputSize: SIZE, seed: 3 });
+  const dir = await tmpDir();
+  const file = path.join(dir, 'tiny3.safetensors');
+  const floats = [...source.graph.initializers].filter(([, t]) => t.dtype === 'float32' && t.shape.length > 0);
+  await fsp.writeFile(file, serializeSafetensors(floats.map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }])));
+  const start = new Map(floats.map(([name, t]) => [name, t.data as Float32Array]));
+  const data = toyData(8, 4); // one optimizer step of 8 images
+  const quiet = { quiet: true, learningCurve: false, log: () => {} };
+  const run = async (scale: number) =>
+    (await train(config(await tmpDir(), { pretrained: file, pretrained_lr_scale: scale, epochs: 1, warmup_epochs: 0 }), data, quiet)).finalState;
+  const [full, quarter] = [await run(1), await run(0.25)];
+  const trained = (await createModel('tiny_cnn', { numClasses: 1, inputSize: SIZE })).params;
+  const classifier = ['classifier.weight', 'classifier.bias'];
+  assert.ok(trained.length > classifier.length + 4);
+  for (const name of trained) {
+    const a = full.get(name) as Float32Array;
+    const b = quarter.get(name) as Float32Array;
+    // AdamW's first step is linear in the rate: p1 - p0 = -lr (wd p0 + g / (|g| + eps)).
+    const ratio = classifier.includes(name) ? 1 : 0.25;
+    const p0 = classifier.includes(name) ? undefined : start.get(name);
+    let worst = 0;
+    let moved = 0;
+    for (let i = 0; i < a.length; i++) {
+      const base = p0 ? p0[i] : 0;
+      const da = p0 ? a[i] - base : a[i]; // the classifier starts from the same seeded init in both runs
+      const db = p0 ? b[i] - base : b[i];
+      if (p0) moved = Math.max(moved, Math.abs(da));
+      worst = Math.max(worst, Math.abs(db - (p0 ? ratio * da : da)));
+    }
+    if (p0) assert.ok(moved > 1e-4, `${name} did not move`);
+    assert.ok(worst < 2e-6, `${name}: step at scale 0.25 is not ${ratio} x the full step (max error ${worst})`);
+  }
+  await assert.rejects(train(config(await tmpDir(), { pretrained_lr_scale: 0.5, epochs: 1 }), data, quiet), /pretrained_lr_scale needs pretrained weights/);
+  assert.throws(() => resolveTrainConfig({ pretrained_lr_scale: 0 }, {}), /pretrained_lr_scale/);
+  assert.throws(() => resolveTrainConfig({ pretrained_lr_scale: 1.5 }, {}), /pretrained_lr_scale/);
 });

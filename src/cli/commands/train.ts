@@ -17,6 +17,7 @@ export interface TrainCliOptions {
   weightDecay?: string;
   patience?: string;
   emaDecay?: string;
+  pretrainedLrScale?: string;
   seed?: string;
   data?: string;
   format?: string;
@@ -50,6 +51,7 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
     weight_decay: num(o.weightDecay, '--weight-decay'),
     patience: num(o.patience, '--patience'),
     ema_decay: num(o.emaDecay, '--ema-decay'),
+    pretrained_lr_scale: num(o.pretrainedLrScale, '--pretrained-lr-scale'),
     seed: num(o.seed, '--seed'),
     data_root: o.data,
     data_format: o.format,
@@ -82,6 +84,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--out-dir <dir>', 'where runs go (default runs)')
     .option('--run-name <name>', 'run folder name (default <model>-<task>-<size>)')
     .option('--pretrained <file>', '.safetensors weights to start from (EfficientNet: timm or torchvision naming; mobilenet_v2: torchvision)')
+    .option('--pretrained-lr-scale <x>', 'discriminative fine-tuning: imported weights train at lr times this, the new classifier at lr (default 1)')
     .option('--threads <n>', 'ONNX Runtime threads (default all cores)')
     .option('--quiet', 'no progress bar');
 }

@@ -20,6 +20,7 @@ import { generatePhantom } from '../src/data/index.ts';
 import { defaultModelPath, loadModel, modelPreprocessConfig } from '../src/models/index.ts';
 import { preprocessFundus } from '../src/preprocess/index.ts';
 import { rssMb, startServeChild } from '../scripts/serve-child.ts';
+import { loadAverage } from './engine_common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 function arg(name: string, fallback: string): string {
@@ -88,7 +89,7 @@ function fiveHundreds(r: autocannon.Result): number {
   return Object.entries(stats).filter(([c]) => c.startsWith('5') && c !== '503').reduce((a, [, s]) => a + s.count, 0);
 }
 
-console.log(`dr-xai serve load test: ${path.relative(ROOT, model)}, ${size}x${size} phantom PNG (${body.length} bytes), ${os.availableParallelism()} cores (shared with other work on this machine)`);
+console.log(`dr-xai serve load test: ${path.relative(ROOT, model)}, ${size}x${size} phantom PNG (${body.length} bytes), ${os.availableParallelism()} cores; load average ${loadAverage()}`);
 console.log(`server RSS after warm-up: ${rssMb(pid).toFixed(0)} MB`);
 let bad = 0;
 const levels: { connections: number; screenings: number }[] = [];
@@ -131,5 +132,5 @@ const rawAfter = await rawThroughput(Math.min(10, seconds));
 const raw = (rawBefore + rawAfter) / 2;
 console.log(`raw network throughput (batch 8, all threads, no decode or preprocessing): ${raw.toFixed(1)} images/s (before ${rawBefore.toFixed(1)}, after ${rawAfter.toFixed(1)})`);
 for (const l of levels) console.log(`  ${String(l.connections).padStart(3)} connections: ${l.screenings.toFixed(1)} screenings/s = ${((100 * l.screenings) / raw).toFixed(0)}% of raw (target >= 85%)`);
-console.log(`5xx other than 503: ${bad}; server ${crashed ? 'CRASHED before the end' : 'ran to the end'}`);
+console.log(`5xx other than 503: ${bad}; server ${crashed ? 'CRASHED before the end' : 'ran to the end'}; load average at end ${loadAverage()}`);
 process.exitCode = bad > 0 || crashed ? 1 : 0;

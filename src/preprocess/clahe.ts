@@ -94,17 +94,19 @@ export function clahe(src: Uint8Array, width: number, height: number, clipLimit 
     const plane1 = Math.max(ty1, 0) * tilesX * HIST;
     const plane2 = Math.min(ty1 + 1, tilesY - 1) * tilesX * HIST;
     const row = y * width;
+    // The two tile rows' LUTs as views, so the inner loop indexes them with per-column offsets only.
+    const lut1 = luts.subarray(plane1, plane1 + tilesX * HIST);
+    const lut2 = luts.subarray(plane2, plane2 + tilesX * HIST);
     for (let x = 0; x < width; x++) {
-      if (keep && keep[row + x] === 0) continue;
+      if (keep !== undefined && keep[row + x] === 0) continue;
       const v = src[row + x];
-      const top = f32(f32(luts[plane1 + ind1[x] + v] * xa1[x]) + f32(luts[plane1 + ind2[x] + v] * xa[x]));
-      const bottom = f32(f32(luts[plane2 + ind1[x] + v] * xa1[x]) + f32(luts[plane2 + ind2[x] + v] * xa[x]));
-      // saturate_cast<uchar>: the value is a convex combination of LUT entries, so within
-      // 0..255 up to float error; round half to even inline
-      const r = f32(f32(top * ya1) + f32(bottom * ya));
-      let q = Math.round(r);
-      if (q - r === 0.5 && (q & 1) === 1) q--;
-      out[row + x] = q > 255 ? 255 : q < 0 ? 0 : q;
+      const i1 = ind1[x] + v;
+      const i2 = ind2[x] + v;
+      const a = xa[x];
+      const a1 = xa1[x];
+      const top = f32(f32(lut1[i1] * a1) + f32(lut1[i2] * a));
+      const bottom = f32(f32(lut2[i1] * a1) + f32(lut2[i2] * a));
+      out[row + x] = saturateU8(f32(f32(top * ya1) + f32(bottom * ya)));
     }
   }
   return out;

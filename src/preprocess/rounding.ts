@@ -8,9 +8,15 @@ export function roundHalfEven(v: number): number {
   return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
 }
 
-/** saturate_cast<uchar>(v) for a float v: round half to even, clamp to 0..255. */
+/**
+ * saturate_cast<uchar>(v) for a float v: round half to even, clamp to 0..255. Inside the range
+ * truncating v + 0.5 is the floor (v + 0.5 is exact for a float32 v), about 2x faster in V8's
+ * per-pixel loops than Math.floor; a tie goes down to the even neighbour.
+ */
 export function saturateU8(v: number): number {
   if (!(v > 0)) return 0;
   if (v >= 255) return 255;
-  return roundHalfEven(v);
+  const h = v + 0.5;
+  const q = h | 0;
+  return q === h && (q & 1) === 1 ? q - 1 : q;
 }

@@ -25,6 +25,11 @@ import { CASES, META, loadFixture, diffStats } from './fixtures.ts';
 test('rounding is OpenCV cvRound (half to even) and saturates', () => {
   assert.deepEqual([0.5, 1.5, 2.5, -0.5, 2.4999, 2.5001].map(roundHalfEven), [0, 2, 2, 0, 2, 3]);
   assert.deepEqual([-3, 254.5, 255.5, 300, NaN].map(saturateU8), [0, 254, 255, 255, 0]);
+  // Its fast path (truncating v + 0.5) agrees with the clamped roundHalfEven on every tie and on
+  // the neighbours of each tie, including the double just below 0.5 (where v + 0.5 rounds up to 1).
+  const probes = [0.49999999999999994, 1e-300, 254.99999, Math.fround(0.1) * 3];
+  for (let k = 0; k < 256; k++) for (const d of [-1e-6, -1e-12, 0, 1e-12, 1e-6]) probes.push(k + 0.5 + d, Math.fround(k + 0.5 + d));
+  for (const v of probes) assert.equal(saturateU8(v), Math.min(255, Math.max(0, roundHalfEven(v))), `saturateU8(${v})`);
 });
 
 test('elliptic 9x9 kernel rows equal cv2.getStructuringElement(MORPH_ELLIPSE, (9, 9))', () => {

@@ -12,6 +12,14 @@ import { DrXaiError } from './errors.ts';
  *              as in Gulshan et al., JAMA 2016)
  *   any-dr     grade >= 1
  *   grade      the grade itself, 5 classes
+ *
+ * A grade model has one of two heads, told apart by its output count (a fact of the ONNX file,
+ * so no sidecar field can contradict it):
+ *   softmax  5 logits, one per grade, trained with cross-entropy;
+ *   ordinal  4 logits z_k, k = 0..3, each the log-odds of "grade > k", trained with a binary
+ *            cross-entropy per threshold (the extended binary classification of Li & Lin,
+ *            NIPS 2006; as a CNN head, Niu et al., CVPR 2016). It knows that grade 3 is nearer
+ *            to 2 than to 0, which a softmax does not, and its z_1 is a referable logit of its own.
  */
 export type Task = 'referable' | 'any-dr' | 'grade';
 
@@ -27,9 +35,47 @@ export const NUM_GRADES = 5;
 /** Moderate NPDR: the first referable grade. */
 export const REFERABLE_GRADE = 2;
 
-/** Logits a model of the task has: one for a binary task (sigmoid), five for the grades (softmax). */
-export function outputsFor(task: Task): number {
-  return task === 'grade' ? NUM_GRADES : 1;
+export const GRADE_HEADS = ['softmax', 'ordinal'] as const;
+export type GradeHead = (typeof GRADE_HEADS)[number];
+
+/** Logits a model of the task has: one for a binary task (sigmoid); five (softmax) or four (ordinal) for the grades. */
+export function outputsFor(task: Task, head: GradeHead = 'softmax'): number {
+  if (task !== 'grade') return 1;
+  return head === 'ordinal' ? NUM_GRADES - 1 : NUM_GRADES;
+}
+
+/** Whether a model of the task with this many outputs has the ordinal grade head. */
+export function isOrdinal(task: Task, outputs: number): boolean {
+  return task === 'grade' && outputs === NUM_GRADES - 1;
+}
+
+/**
+ * The ordinal head's cumulative logits made monotone: m_k = min(z_0, ..., z_k), so that
+ * P(grade > k) = sigmoid(m_k) never rises with k. Independently trained thresholds can cross on
+ * an unusual image; the running minimum is the smallest change that makes the grade
+ * probabilities P(k) = P(> k-1) - P(> k) non-negative (and leaves consistent logits as they are).
+ */
+export function monotoneCumulativeLogits(z: ArrayLike<number>): number[] {
+  const m: number[] = [];
+  for (let k = 0; k < z.length; k++) m.push(k === 0 ? z[0] : Math.min(m[k - 1], z[k]));
+  return m;
+}
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/**
+ * Per-grade probabilities (N rows of 5) from a grade model's logits: the softmax of a softmax
+ * head, or the differences of the ordinal head's monotone cumulative probabilities.
+ */
+export function gradeProbabilities(logits: ArrayLike<number>, outputs: number): number[][] {
+  if (outputs === NUM_GRADES) return softmaxRows(logits, outputs);
+  if (outputs !== NUM_GRADES - 1) throw new DrXaiError(`a grade model has ${NUM_GRADES} (softmax) or ${NUM_GRADES - 1} (ordinal) outputs, not ${outputs}`);
+  const rows: number[][] = [];
+  for (let r = 0; r * outputs < logits.length; r++) {
+    const above = [1, ...monotoneCumulativeLogits(Array.from({ length: outputs }, (_, k) => logits[r * outputs + k])).map(sigmoid), 0];
+    rows.push(Array.from({ length: NUM_GRADES }, (_, g) => above[g] - above[g + 1]));
+  }
+  return rows;
 }
 
 /** The first class of a multi-class head that counts as positive: grade 2 for the grade task, else class 1. */
@@ -52,13 +98,15 @@ export function softmaxRows(logits: ArrayLike<number>, k: number): number[][] {
 
 /**
  * Probability of the positive class from N images' logits: the sigmoid of a lone logit, and for
- * a multi-class head the softmax mass from firstPositiveClass on (for the grade task the
- * referable probability P(grade >= 2) = P(2) + P(3) + P(4)).
+ * a multi-class head the probability mass from firstPositiveClass on (for the grade task the
+ * referable probability P(grade >= 2) = P(2) + P(3) + P(4), which for the ordinal head is
+ * sigmoid(m_1)).
  */
 export function positiveProbability(logits: ArrayLike<number>, task: Task, outputs: number): number[] {
-  if (outputs === 1) return Array.from(logits, (z) => 1 / (1 + Math.exp(-z)));
+  if (outputs === 1) return Array.from(logits, sigmoid);
   const from = firstPositiveClass(task);
-  return softmaxRows(logits, outputs).map((p) => p.slice(from).reduce((a, b) => a + b, 0));
+  const rows = task === 'grade' ? gradeProbabilities(logits, outputs) : softmaxRows(logits, outputs);
+  return rows.map((p) => p.slice(from).reduce((a, b) => a + b, 0));
 }
 
 /** Human-readable class names, index = label. */

@@ -1,7 +1,7 @@
 // The grade scale and the referable threshold are the task rules of src/core/tasks.ts.
 import { DrXaiError, NUM_GRADES, REFERABLE_GRADE } from '../core/index.ts';
 
-/** Softmax outputs are float32: rows may miss 1 by rounding, never by more than this. */
+/** Grade probabilities come from float32 logits: rows may miss 1 by rounding, never by more than this. */
 const PROB_SUM_TOLERANCE = 1e-4;
 
 function checkGrades(grades: ArrayLike<number>, what: string): void {
@@ -25,7 +25,7 @@ export function checkGradeProbs(probs: ArrayLike<ArrayLike<number>>, what = 'gra
       if (!Number.isFinite(p) || p < 0) throw new DrXaiError(`${what}: row ${i} grade ${g} is ${p}; probabilities must be finite and >= 0`);
       sum += p;
     }
-    if (Math.abs(sum - 1) > PROB_SUM_TOLERANCE) throw new DrXaiError(`${what}: row ${i} sums to ${sum}, not 1 (expected softmax probabilities)`);
+    if (Math.abs(sum - 1) > PROB_SUM_TOLERANCE) throw new DrXaiError(`${what}: row ${i} sums to ${sum}, not 1 (expected grade probabilities)`);
   }
 }
 

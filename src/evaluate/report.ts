@@ -12,7 +12,8 @@ import { checkBinaryInputs } from './validate.ts';
 /**
  * Model outputs for one split. Task 'referable': `labels` are 0/1 (1 = referable DR) and
  * `scores` the predicted probability of referable DR. Task 'grade': `labels` are grades 0..4
- * and `gradeProbs` the N x 5 softmax outputs; the referable score is P(grade >= 2).
+ * and `gradeProbs` the N x 5 grade probabilities (of a softmax or an ordinal head, core/tasks.ts);
+ * the referable score is P(grade >= 2).
  */
 export interface SplitPredictions {
   ids: string[];
@@ -138,7 +139,7 @@ function prepareSplit(name: string, s: SplitPredictions, task: EvaluateOptions['
   if (!s.gradeProbs) throw new DrXaiError(`${what}: task 'grade' needs gradeProbs (N x ${NUM_GRADES} probabilities)`);
   if (s.gradeProbs.length !== s.labels.length) throw new DrXaiError(`${what}: ${s.labels.length} labels but ${s.gradeProbs.length} rows of grade probabilities`);
   checkGradeProbs(s.gradeProbs, `${what} grade probabilities`);
-  // Summing five float32 softmax outputs can step a hair outside [0, 1]; clamp that rounding only.
+  // Summing five float32 probabilities can step a hair outside [0, 1]; clamp that rounding only.
   const scores = referableProbability(s.gradeProbs).map((p) => Math.min(1, Math.max(0, p)));
   const labels = s.labels.map((g, i) => {
     if (!Number.isInteger(g) || g < 0 || g >= NUM_GRADES) throw new DrXaiError(`${what}: label at index ${i} is ${g}; grades must be integers 0..${NUM_GRADES - 1}`);

@@ -9,10 +9,12 @@
  *       log sum_{c >= from} exp z_c - log sum_{c < from} exp z_c,
  *     from = 2 for the 5-grade task and 1 otherwise (the same classes as
  *     src/models positiveProbability, so sigmoid(S) is the probability the model reports);
- *   - `class` c: S = z_c.
+ *   - `referable` on the ordinal grade head: S = m_1 = min(z_0, z_1), the monotone logit of
+ *     P(grade > 1) (core/tasks.ts), so again sigmoid(S) is the reported probability;
+ *   - `class` c: S = z_c (on the ordinal head, the log-odds of grade > c).
  * Backpropagation then starts from dS/dz (the "seed"), which is one-hot for a single logit.
  */
-import { DrXaiError, firstPositiveClass, type Task } from '../core/index.ts';
+import { DrXaiError, firstPositiveClass, isOrdinal, monotoneCumulativeLogits, type Task } from '../core/index.ts';
 
 export type CamTarget = { kind: 'referable' } | { kind: 'class'; index: number };
 
@@ -50,6 +52,7 @@ export function targetScore(logits: ArrayLike<number>, target: CamTarget, task: 
   checkTarget(target, k);
   if (target.kind === 'class') return logits[target.index];
   if (k === 1) return logits[0];
+  if (isOrdinal(task, k)) return monotoneCumulativeLogits(logits)[firstPositiveClass(task) - 1];
   const from = firstPositiveClass(task);
   return logSumExp(logits, from, k) - logSumExp(logits, 0, from);
 }
@@ -67,6 +70,15 @@ export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: T
     seed[0] = 1;
     return seed;
   }
+  if (isOrdinal(task, k)) {
+    // m_j = min(z_0..z_j): its gradient is one-hot on the smallest (z_j on a tie; consistent
+    // thresholds have z_j smallest anyway).
+    const j = firstPositiveClass(task) - 1;
+    let arg = j;
+    for (let c = j - 1; c >= 0; c--) if (logits[c] < logits[arg]) arg = c;
+    seed[arg] = 1;
+    return seed;
+  }
   // d/dz_c of log sum_{pos} e^z - log sum_{neg} e^z = softmax within the positive (or, negated,
   // the negative) group.
   const from = firstPositiveClass(task);
@@ -76,10 +88,10 @@ export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: T
   return seed;
 }
 
-/** The probability of the target the model reports: sigmoid(S) for referable, softmax (or sigmoid of a lone logit) for a class. */
+/** The probability of the target the model reports: sigmoid(S) for referable, softmax (or sigmoid of a lone logit or an ordinal threshold) for a class. */
 export function targetProbability(logits: ArrayLike<number>, target: CamTarget, task: Task): number {
   const k = logits.length;
-  if (target.kind === 'referable' || k === 1) return 1 / (1 + Math.exp(-targetScore(logits, target, task)));
+  if (target.kind === 'referable' || k === 1 || isOrdinal(task, k)) return 1 / (1 + Math.exp(-targetScore(logits, target, task)));
   return Math.exp(logits[target.index] - logSumExp(logits, 0, k));
 }
 

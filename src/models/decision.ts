@@ -4,13 +4,13 @@
  * a confident "not referable" on a photo a grader would reject is the failure a screening
  * system must not make; a model without a stored operating point gives a probability only.
  */
-import { positiveProbability, softmaxRows } from '../core/index.ts';
+import { gradeProbabilities, positiveProbability } from '../core/index.ts';
 import type { ModelSidecar } from './package.ts';
 
 export interface Decision {
   /** Probability of referable DR (or of the task's positive class). */
   probability: number;
-  /** Per-grade probabilities of a grade model (softmax), else null. */
+  /** Per-grade probabilities of a grade model (softmax or ordinal head), else null. */
   classProbabilities: number[] | null;
   /** probability >= threshold; null when ungradable or when the model has no operating point. */
   referable: boolean | null;
@@ -20,7 +20,7 @@ export interface Decision {
 /** Decisions for N images from their (test-time-augmentation averaged) logits, N x numClasses. */
 export function decideFromLogits(info: Pick<ModelSidecar, 'task' | 'numClasses'> & { operatingPoint?: { threshold: number } | null }, logits: ArrayLike<number>, gradable: readonly boolean[]): Decision[] {
   const probability = positiveProbability(logits, info.task, info.numClasses);
-  const classes = info.numClasses > 1 ? softmaxRows(logits, info.numClasses) : null;
+  const classes = info.task === 'grade' ? gradeProbabilities(logits, info.numClasses) : null;
   const threshold = info.operatingPoint?.threshold ?? null;
   return probability.map((p, i) => ({
     probability: p,

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
-import { DrXaiError, positiveProbability, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
+import { DrXaiError, GRADE_HEADS, outputsFor, positiveProbability, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
 
 export const MODEL_FORMAT = 'dr-xai-model/1';
 
@@ -108,6 +108,10 @@ export async function readSidecar(onnxPath: string): Promise<ModelSidecar> {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new DrXaiError(`invalid model sidecar: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { file });
+  }
+  const { task, numClasses } = parsed.data;
+  if (task === 'grade' && !GRADE_HEADS.some((h) => outputsFor(task, h) === numClasses)) {
+    throw new DrXaiError(`invalid model sidecar: numClasses: a grade model has ${GRADE_HEADS.map((h) => `${outputsFor(task, h)} (${h})`).join(' or ')} outputs, not ${numClasses}`, { file });
   }
   return parsed.data;
 }

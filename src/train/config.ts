@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DrXaiError, readFileOrFail } from '../core/index.ts';
+import { DrXaiError, GRADE_HEADS, readFileOrFail } from '../core/index.ts';
 
 const AugmentSchema = z
   .object({
@@ -32,6 +32,11 @@ export const TrainConfigSchema = z
     /** Registry name (src/models listModels()). */
     model_name: z.string().min(1).default('efficientnet_b0'),
     task: z.enum(['referable', 'any-dr', 'grade']).default('referable'),
+    /**
+     * The grade task's head (core/tasks.ts): 'softmax' (5 classes, cross-entropy) or 'ordinal'
+     * (4 thresholds "grade > k", a binary cross-entropy each). Ignored by the binary tasks.
+     */
+    grade_head: z.enum(GRADE_HEADS).default('softmax'),
     img_size: z.number().int().min(32).max(1024).default(448),
     /** Effective batch (one optimizer step). */
     batch_size: z.number().int().min(1).max(4096).default(32),

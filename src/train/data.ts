@@ -4,7 +4,7 @@
  * fly, normalised with the model package's `toInputTensor`, with targets for the task.
  */
 import { Rng, type RgbImage } from '../core/index.ts';
-import { labelFor, type Task } from '../core/index.ts';
+import { isOrdinal, labelFor, type Task } from '../core/index.ts';
 import type { Sample } from '../data/index.ts';
 import { toInputTensor, type ModelSidecar } from '../models/index.ts';
 import { applyAugment, drawAugment, sampleSeed } from './augment.ts';
@@ -32,12 +32,17 @@ export class ImageStore {
   }
 }
 
-/** Targets [N, K]: the 0/1 label for binary tasks, one-hot grades for the grade task. */
+/**
+ * Targets [N, K]: the 0/1 label for binary tasks; for the grade task one-hot grades (softmax
+ * head) or the ordinal head's thresholds, t_k = [grade > k] (grade 2 -> 1, 1, 0, 0).
+ */
 export function targetsFor(samples: readonly Sample[], task: Task, k: number): Float32Array {
   const t = new Float32Array(samples.length * k);
+  const ordinal = isOrdinal(task, k);
   samples.forEach((s, i) => {
     const label = labelFor(s.grade as number, task);
     if (k === 1) t[i] = label;
+    else if (ordinal) for (let j = 0; j < Math.min(label, k); j++) t[i * k + j] = 1;
     else t[i * k + label] = 1;
   });
   return t;

@@ -12,7 +12,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DrXaiError, labelFor, outputsFor, positiveProbability, Rng, progressBar, softmaxRows, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, gradeProbabilities, isOrdinal, labelFor, outputsFor, positiveProbability, Rng, progressBar, writeFileAtomic } from '../core/index.ts';
 import type { Sample } from '../data/index.ts';
 import { AdamW, TrainingSession, exportInference, noDecayForNormsAndBiases } from '../engine/index.ts';
 import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../evaluate/index.ts';
@@ -90,15 +90,20 @@ export interface ValidationPredictions {
   labels: number[];
   /** Probability of referable DR (of the positive class; P(grade >= 2) for a grade model). */
   scores: number[];
-  /** Grade models: the softmax over the 5 grades per image. */
+  /** Grade models: the probabilities of the 5 grades per image (core/tasks.ts gradeProbabilities). */
   gradeProbs?: number[][];
 }
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
-  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, ...rest } = cfg;
-  // A run without EMA or a pretrained lr scale keeps the key it had before those options existed, so older checkpoints resume.
-  return JSON.stringify({ ...rest, ...(ema_decay ? { ema_decay } : {}), ...(pretrained_lr_scale !== 1 ? { pretrained_lr_scale } : {}) });
+  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, grade_head, ...rest } = cfg;
+  // A run without EMA, a pretrained lr scale or the ordinal head keeps the key it had before those options existed, so older checkpoints resume.
+  return JSON.stringify({
+    ...rest,
+    ...(ema_decay ? { ema_decay } : {}),
+    ...(pretrained_lr_scale !== 1 ? { pretrained_lr_scale } : {}),
+    ...(grade_head !== 'softmax' ? { grade_head } : {}),
+  });
 }
 
 interface Prepared {
@@ -112,7 +117,7 @@ interface Prepared {
 }
 
 async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prepared> {
-  const k = outputsFor(cfg.task);
+  const k = outputsFor(cfg.task, cfg.grade_head);
   const micro = cfg.micro_batch_size ?? cfg.batch_size;
   const model = await createModel(cfg.model_name, {
     numClasses: k,
@@ -125,7 +130,8 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
     pretrained: cfg.pretrained ?? undefined,
     log,
   });
-  const loss = addLoss(model, k === 1 ? { kind: 'bce', posWeight: true } : { kind: 'ce' });
+  // One logit: BCE with pos_weight; the ordinal head: a BCE per threshold; the softmax head: cross-entropy.
+  const loss = addLoss(model, k === 1 ? { kind: 'bce', posWeight: true } : isOrdinal(cfg.task, k) ? { kind: 'bce' } : { kind: 'ce' });
   // Imported weights whose BatchNorms were folded train with the running statistics frozen.
   const batchNorm = cfg.pretrained && model.pretrainedCfg.batchNorm === 'frozen' ? 'eval' : 'train';
   if (batchNorm === 'eval') log('BatchNorm statistics frozen (the imported weights have their BatchNorms folded)');
@@ -194,7 +200,7 @@ async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWei
   const hasBoth = labels.includes(0) && labels.includes(1);
   const a = hasBoth ? auroc(labels, scores) : NaN;
   let qwk: number | undefined;
-  if (cfg.task === 'grade') qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), predictedGrades(softmaxRows(logits, p.k)));
+  if (cfg.task === 'grade') qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), predictedGrades(gradeProbabilities(logits, p.k)));
   // A validation split with one class has no AUROC; the (negated) loss then ranks the epochs.
   const loss = lossBatches ? lossSum / lossBatches : NaN;
   const metric = cfg.task === 'grade' ? (qwk as number) : Number.isFinite(a) ? a : -loss;
@@ -452,7 +458,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       grades: data.val.map((s) => s.grade as number),
       labels: v.labels,
       scores: v.scores,
-      ...(cfg.task === 'grade' ? { gradeProbs: softmaxRows(v.logits, p.k) } : {}),
+      ...(cfg.task === 'grade' ? { gradeProbs: gradeProbabilities(v.logits, p.k) } : {}),
     };
     await writeValidationPredictions(path.join(dir, 'val_predictions.csv'), validation);
     const modelPath = path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx'));

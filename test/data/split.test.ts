@@ -36,7 +36,8 @@ test('labelFor / outputsFor follow the ICDR thresholds', () => {
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'referable')), [0, 0, 1, 1, 1]);
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'any-dr')), [0, 1, 1, 1, 1]);
   assert.deepEqual([0, 1, 2, 3, 4].map((g) => labelFor(g, 'grade')), [0, 1, 2, 3, 4]);
-  assert.deepEqual((['referable', 'any-dr', 'grade'] as Task[]).map(outputsFor), [1, 1, 5]);
+  assert.deepEqual((['referable', 'any-dr', 'grade'] as Task[]).map((t) => outputsFor(t)), [1, 1, 5]);
+  assert.deepEqual((['referable', 'any-dr', 'grade'] as Task[]).map((t) => outputsFor(t, 'ordinal')), [1, 1, 4]);
   assert.equal(classNamesFor('grade').length, 5);
   assert.throws(() => labelFor(5, 'grade'), DrXaiError);
   assert.throws(() => labelFor(1.5, 'referable'), DrXaiError);

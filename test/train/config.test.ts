@@ -54,6 +54,8 @@ test('a bad config names the file and the key, in one line', async () => {
   await assert.rejects(readConfigFile('/nonexistent/x.yaml'), /\/nonexistent\/x\.yaml: training config not found/);
   assert.throws(() => resolveTrainConfig({ batch_size: 32 }, { micro_batch_size: 12 }), /command line: batch_size 32 must be a multiple of micro_batch_size 12/);
   assert.throws(() => resolveTrainConfig({}, { lr: -1 }), /command line: key 'lr': /);
+  assert.throws(() => resolveTrainConfig({}, { grade_head: 'poisson' as never }), /command line: key 'grade_head': .*"softmax"\|"ordinal"/);
+  assert.equal(resolveTrainConfig({}, {}).grade_head, 'softmax');
 });
 
 test('learning rate: linear warm-up then cosine to min_lr (timm CosineLRScheduler, per step)', () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Rng, type RgbImage } from '../../src/core/index.ts';
+import { gradeProbabilities, Rng, type RgbImage } from '../../src/core/index.ts';
+import { auroc, predictedGrades, quadraticWeightedKappa } from '../../src/evaluate/index.ts';
 import type { Sample } from '../../src/data/index.ts';
 import { createModel, loadModel, serializeSafetensors } from '../../src/models/index.ts';
 import { loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData, type TrainStep } from '../../src/train/index.ts';
@@ -128,6 +129,24 @@ test('grade task: 5 outputs with cross-entropy, validation QWK chooses the epoch
   const p = await model.predict([toyImage(40, 2)]);
   assert.equal(p.logits.length, 5);
   assert.ok(p.probability[0] > 0 && p.probability[0] < 1);
+  await model.release();
+});
+
+test('grade task, ordinal head: 4 threshold logits, and the package reproduces the validation QWK and AUROC the run chose by', async () => {
+  const data = toyData(32, 12);
+  [...data.train, ...data.val].forEach((s, i) => (s.grade = i % 2 === 0 ? (i % 4 === 0 ? 0 : 1) : [2, 3, 4][i % 3]));
+  const r = await train(config(await tmpDir(), { task: 'grade', grade_head: 'ordinal', epochs: 2 }), data, { quiet: true, learningCurve: false, log: () => {} });
+  assert.equal(r.sidecar.numClasses, 4);
+  const model = await loadModel(r.modelPath);
+  const pred = await model.predict(await Promise.all(data.val.map((s) => data.load(s))));
+  assert.equal(pred.logits.length, 4 * data.val.length);
+  // Referable = sigmoid(min(z_0, z_1)) for each image.
+  pred.probability.forEach((p, i) => assert.ok(Math.abs(p - 1 / (1 + Math.exp(-Math.min(pred.logits[4 * i], pred.logits[4 * i + 1])))) < 1e-9));
+  // The run's validation (training graph, ordinal rules in train/) and the released package (inference graph, core/tasks.ts) agree.
+  const grades = data.val.map((s) => s.grade as number);
+  const qwk = quadraticWeightedKappa(grades, predictedGrades(gradeProbabilities(pred.logits, 4)));
+  assert.ok(Math.abs(qwk - (r.best.valQwk as number)) < 1e-6, `QWK ${qwk} vs ${r.best.valQwk}`);
+  assert.ok(Math.abs(auroc(grades.map((g) => (g >= 2 ? 1 : 0)), pred.probability) - r.best.valAuroc) < 1e-6);
   await model.release();
 });
 

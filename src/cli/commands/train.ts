@@ -9,6 +9,7 @@ export interface TrainCliOptions {
   config?: string;
   model?: string;
   task?: string;
+  gradeHead?: string;
   imgSize?: string;
   epochs?: string;
   batchSize?: string;
@@ -43,6 +44,7 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
   return {
     model_name: o.model,
     task: o.task as TrainConfig['task'] | undefined,
+    grade_head: o.gradeHead as TrainConfig['grade_head'] | undefined,
     img_size: num(o.imgSize, '--img-size'),
     epochs: num(o.epochs, '--epochs'),
     batch_size: num(o.batchSize, '--batch-size'),
@@ -70,6 +72,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--config <file>', 'YAML config in the reference shape (configs/aptos.yaml); flags override it')
     .option('--model <name>', `architecture (${listModels().join(', ')})`)
     .option('--task <task>', 'referable, any-dr or grade')
+    .option('--grade-head <head>', "grade task: 'softmax' (5 classes, cross-entropy; default) or 'ordinal' (4 thresholds grade > k, a binary cross-entropy each)")
     .option('--img-size <px>', 'input size (default 448)')
     .option('--epochs <n>', 'maximum epochs (default 30; early stopping may end sooner)')
     .option('--batch-size <n>', 'images per optimizer step (default 32)')

@@ -10,7 +10,7 @@
  * (src/explain/cam-map.ts). DICOM files are unwrapped by the server's reader (src/core/dicom.ts).
  */
 import * as ortWasm from 'onnxruntime-web/wasm';
-import { isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage } from '../../src/core/index.ts';
+import { isDicom, readDicomPhotograph, sniffImageFormat, type RgbImage, type Task } from '../../src/core/index.ts';
 import { camFromLayer, heatRgbaOnRetina, makeCamMethod } from '../../src/explain/cam-map.ts';
 import { REFERABLE_TARGET, targetSeed } from '../../src/explain/targets.ts';
 // package.ts, not models/index.ts: the index also re-exports Node-only code (registry,
@@ -149,7 +149,7 @@ async function heatmapInBrowser(info: ModelInfo, pixels: Float32Array, viewLogit
   const imageInput = s.inputNames.find((n) => !n.endsWith('.grad_seed')) as string;
   const seedInput = s.inputNames.find((n) => n.endsWith('.grad_seed')) as string;
   const gradientOutput = s.outputNames.find((n) => n !== info.explain!.layer && n.endsWith('.grad')) as string;
-  const seed = Float32Array.from(targetSeed(viewLogits, REFERABLE_TARGET, info.task as 'referable'));
+  const seed = Float32Array.from(targetSeed(viewLogits, REFERABLE_TARGET, info.task as Task));
   const out = await s.run({ [imageInput]: new ort.Tensor('float32', pixels, [1, 3, size, size]), [seedInput]: new ort.Tensor('float32', seed, [1, info.numClasses]) }, [info.explain.layer, gradientOutput]);
   const act = out[info.explain.layer];
   const [, channels, height, width] = act.dims;
@@ -187,7 +187,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
   const logits = meanOverViews(raw, 1, info.numClasses, views.length);
   const gradable = pre.quality.gradable;
   // The server's decision rule, from the same module (src/models/decision.ts).
-  const [{ probability, referable, threshold, classProbabilities }] = decideFromLogits({ task: info.task as 'referable', numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
+  const [{ probability, referable, threshold, classProbabilities }] = decideFromLogits({ task: info.task as Task, numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
   const t3 = performance.now();
   // Heat maps explain the photograph as given: the unflipped view's logits seed the gradient.
   const heatmap = opts.explain ? await heatmapInBrowser(info, pixels, Array.from(raw.subarray(0, info.numClasses)), pre, backend) : null;

@@ -13,11 +13,12 @@
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DrXaiError, readFileOrFail, toCsv, writeFileAtomic } from '../core/index.ts';
+import { DrXaiError, readFileOrFail, writeFileAtomic } from '../core/index.ts';
 import type { SplitAssignment } from '../data/index.ts';
 import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, stratifiedBootstrap, type OperatingMode, type OperatingPoint } from '../evaluate/index.ts';
 import { defaultRunName, runDir, type TrainConfig } from './config.ts';
 import type { ImageLoader } from './data.ts';
+import { writeValidationPredictions } from './logs.ts';
 import { train, type ValidationPredictions } from './trainer.ts';
 
 export interface CrossValidationData {
@@ -130,9 +131,6 @@ export async function crossValidate(cfg: TrainConfig, data: CrossValidationData,
   }
   const { oof: _pooled, ...summary } = result;
   await writeFileAtomic(path.join(dir, 'cv.json'), JSON.stringify(summary, null, 2) + '\n');
-  await writeFileAtomic(
-    path.join(dir, 'oof_predictions.csv'),
-    toCsv(['id', 'fold', 'grade', 'label', 'probability'], pooled.flatMap((v, f) => v.ids.map((id, j) => [id, f + 1, v.grades[j], v.labels[j], v.scores[j]]))),
-  );
+  await writeValidationPredictions(path.join(dir, 'oof_predictions.csv'), oof, pooled.flatMap((v, f) => v.ids.map(() => f + 1)));
   return result;
 }

@@ -5,7 +5,7 @@
  * renderer.
  */
 import path from 'node:path';
-import { toCsv, writeFileAtomic } from '../core/index.ts';
+import { NUM_GRADES, toCsv, writeFileAtomic } from '../core/index.ts';
 import { renderPlot } from '../evaluate/index.ts';
 import type { EpochRecord } from './checkpoint.ts';
 import type { ValidationPredictions } from './trainer.ts';
@@ -19,11 +19,14 @@ export async function writeLogs(dir: string, history: EpochRecord[]): Promise<vo
   await writeFileAtomic(path.join(dir, 'log.csv'), csv);
 }
 
-/** val_predictions.csv: id, grade, label, probability (and p_grade0..4 for grade models). */
-export async function writeValidationPredictions(file: string, v: ValidationPredictions): Promise<void> {
-  const gradeCols = v.gradeProbs ? [0, 1, 2, 3, 4].map((g) => `p_grade${g}`) : [];
-  const rows = v.ids.map((id, i) => [id, v.grades[i], v.labels[i], v.scores[i], ...(v.gradeProbs ? v.gradeProbs[i] : [])]);
-  await writeFileAtomic(file, toCsv(['id', 'grade', 'label', 'probability', ...gradeCols], rows));
+/**
+ * val_predictions.csv (and the CV's oof_predictions.csv, with the fold of each image): id, [fold,]
+ * grade, label, probability, and p_grade0..4 for grade models.
+ */
+export async function writeValidationPredictions(file: string, v: ValidationPredictions, folds?: readonly number[]): Promise<void> {
+  const gradeCols = v.gradeProbs ? Array.from({ length: NUM_GRADES }, (_, g) => `p_grade${g}`) : [];
+  const rows = v.ids.map((id, i) => [id, ...(folds ? [folds[i]] : []), v.grades[i], v.labels[i], v.scores[i], ...(v.gradeProbs ? v.gradeProbs[i] : [])]);
+  await writeFileAtomic(file, toCsv(['id', ...(folds ? ['fold'] : []), 'grade', 'label', 'probability', ...gradeCols], rows));
 }
 
 /** Loss (train, val) and the validation metric per epoch, two panels side by side. */

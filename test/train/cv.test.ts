@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, promises as fsp, readFileSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { writePhantomDataset } from '../../src/data/index.ts';
-import { auroc, chooseOperatingPoint } from '../../src/evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../../src/evaluate/index.ts';
 import { readSidecar } from '../../src/models/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -56,4 +56,26 @@ test('dr-xai cv: 3 folds cover every image once; the OOF threshold is chosen on 
   const bad = run([...args, '--folds', '1']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^dr-xai: error: --folds/);
+});
+
+test('dr-xai cv of an ordinal grade model: OOF grade probabilities in oof_predictions.csv reproduce the pooled QWK and AUROC of cv.json', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'drxai-cv-grade-'));
+  await writePhantomDataset(path.join(dir, 'data'), { n: 45, seed: 3, size: 64, quiet: true });
+  await fsp.writeFile(path.join(dir, 'cv.yaml'), `model_name: tiny_cnn\nimg_size: 32\nbatch_size: 6\nepochs: 2\nlr: 0.003\nthreads: 1\ntask: grade\ngrade_head: ordinal\ndata_root: ${path.join(dir, 'data')}\n`);
+  const r = run(['cv', '--config', path.join(dir, 'cv.yaml'), '--folds', '3', '--out-dir', path.join(dir, 'runs'), '--run-name', 'g', '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((await readSidecar(path.join(dir, 'runs', 'g-fold1', 'model.onnx'))).numClasses, 4);
+  const cvDir = path.join(dir, 'runs', 'g-cv');
+  const summary = JSON.parse(readFileSync(path.join(cvDir, 'cv.json'), 'utf8'));
+  const [head, ...rows] = readFileSync(path.join(cvDir, 'oof_predictions.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+  assert.deepEqual(head, ['id', 'fold', 'grade', 'label', 'probability', 'p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4']);
+  assert.equal(rows.length, 45);
+  const probs = rows.map((row) => row.slice(5).map(Number));
+  for (const [i, p] of probs.entries()) {
+    assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-9, `row ${i} sums to 1`);
+    assert.ok(Math.abs(p[2] + p[3] + p[4] - Number(rows[i][4])) < 1e-9, `row ${i}: probability = P(grade >= 2)`);
+  }
+  const grades = rows.map((row) => Number(row[2]));
+  assert.ok(Math.abs(summary.oofQwk - quadraticWeightedKappa(grades, predictedGrades(probs))) < 1e-12);
+  assert.ok(Math.abs(summary.oofAuroc - auroc(rows.map((row) => Number(row[3])), rows.map((row) => Number(row[4])))) < 1e-12);
 });

@@ -52,8 +52,9 @@ export function isOrdinal(task: Task, outputs: number): boolean {
 /**
  * The ordinal head's cumulative logits made monotone: m_k = min(z_0, ..., z_k), so that
  * P(grade > k) = sigmoid(m_k) never rises with k. Independently trained thresholds can cross on
- * an unusual image; the running minimum is the smallest change that makes the grade
- * probabilities P(k) = P(> k-1) - P(> k) non-negative (and leaves consistent logits as they are).
+ * an unusual image; the running minimum caps each threshold's probability at the one below it,
+ * which makes the grade probabilities P(k) = P(> k-1) - P(> k) non-negative and leaves
+ * consistent logits as they are.
  */
 export function monotoneCumulativeLogits(z: ArrayLike<number>): number[] {
   const m: number[] = [];

@@ -11,13 +11,13 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FIX = path.join(ROOT, 'test', 'fixtures', 'models');
 const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
 
-/** A models folder with a binary and a grade package (copies of the tiny fixture) and its defaults. */
+/** A models folder with a binary and a grade package (copies of the tiny fixture; only their sidecars are read here) and its defaults. */
 function folder(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'drxai-models-'));
   const sidecar = JSON.parse(readFileSync(path.join(FIX, 'tiny.json'), 'utf8'));
   for (const [name, task] of [['a-referable', 'referable'], ['b-grade', 'grade']] as const) {
     copyFileSync(path.join(FIX, 'tiny.onnx'), path.join(dir, `${name}.onnx`));
-    writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...sidecar, task, metrics: { valAuroc: task === 'grade' ? 0.9 : 0.8 } }));
+    writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...sidecar, task, numClasses: task === 'grade' ? 5 : 1, metrics: { valAuroc: task === 'grade' ? 0.9 : 0.8 } }));
   }
   writeFileSync(path.join(dir, 'defaults.json'), JSON.stringify({ referable: 'a-referable.onnx', grade: 'b-grade.onnx' }));
   return dir;

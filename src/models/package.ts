@@ -221,6 +221,13 @@ export class FundusModel {
         throw new DrXaiError(`the sidecar names output '${name}' but the graph has ${session.outputNames.join(', ')}`, { file: onnxPath });
       }
     }
+    // A sidecar whose class count differs from the graph's would read the logits of one image as
+    // another's (an ordinal grade head has 4, a softmax 5), so the two must agree.
+    const logitsShape = session.outputMetadata.find((m) => m.name === info.outputs.logits);
+    const perImage = logitsShape?.isTensor ? logitsShape.shape[logitsShape.shape.length - 1] : undefined;
+    if (typeof perImage === 'number' && perImage !== info.numClasses) {
+      throw new DrXaiError(`the graph's '${info.outputs.logits}' is [N, ${perImage}] but the sidecar says numClasses ${info.numClasses}`, { file: onnxPath });
+    }
     if (!session.inputNames.includes(info.input.name)) {
       throw new DrXaiError(`the sidecar names input '${info.input.name}' but the graph has ${session.inputNames.join(', ')}`, { file: onnxPath });
     }

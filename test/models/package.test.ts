@@ -55,6 +55,8 @@ test('model package errors name the file: missing sidecar, bad field, wrong inpu
   await assert.rejects(loadModel(onnx), /m\.json: invalid model sidecar: numClasses/);
   writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, task: 'grade', numClasses: 3 }));
   await assert.rejects(readSidecar(onnx), /m\.json: invalid model sidecar: numClasses: a grade model has 5 \(softmax\) or 4 \(ordinal\) outputs, not 3/);
+  writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, task: 'grade', numClasses: 5 }));
+  await assert.rejects(loadModel(onnx), /m\.onnx: the graph's 'logits' is \[N, 1\] but the sidecar says numClasses 5/);
   writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ ...sidecar, outputs: { logits: 'nope' } }));
   await assert.rejects(loadModel(onnx), /names output 'nope'/);
   await saveModel(path.join(dir, 'n.onnx'), readFileSync(onnx), sidecar);

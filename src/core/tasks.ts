@@ -97,17 +97,25 @@ export function softmaxRows(logits: ArrayLike<number>, k: number): number[][] {
   return rows;
 }
 
+/** The referable probability P(grade >= 2) = P(2) + P(3) + P(4) of each row of 5 grade probabilities. */
+export function referableFromGradeProbabilities(rows: ArrayLike<ArrayLike<number>>): number[] {
+  return Array.from(rows, (row) => {
+    let s = 0;
+    for (let g = REFERABLE_GRADE; g < NUM_GRADES; g++) s += row[g];
+    return s;
+  });
+}
+
 /**
- * Probability of the positive class from N images' logits: the sigmoid of a lone logit, and for
- * a multi-class head the probability mass from firstPositiveClass on (for the grade task the
- * referable probability P(grade >= 2) = P(2) + P(3) + P(4), which for the ordinal head is
- * sigmoid(m_1)).
+ * Probability of the positive class from N images' logits: the sigmoid of a lone logit; for a
+ * grade model the referable probability of its grade probabilities (for the ordinal head this is
+ * sigmoid(m_1)); for another multi-class head the softmax mass from firstPositiveClass on.
  */
 export function positiveProbability(logits: ArrayLike<number>, task: Task, outputs: number): number[] {
   if (outputs === 1) return Array.from(logits, sigmoid);
+  if (task === 'grade') return referableFromGradeProbabilities(gradeProbabilities(logits, outputs));
   const from = firstPositiveClass(task);
-  const rows = task === 'grade' ? gradeProbabilities(logits, outputs) : softmaxRows(logits, outputs);
-  return rows.map((p) => p.slice(from).reduce((a, b) => a + b, 0));
+  return softmaxRows(logits, outputs).map((p) => p.slice(from).reduce((a, b) => a + b, 0));
 }
 
 /** Human-readable class names, index = label. */

@@ -1,5 +1,5 @@
 // The grade scale and the referable threshold are the task rules of src/core/tasks.ts.
-import { DrXaiError, NUM_GRADES, REFERABLE_GRADE } from '../core/index.ts';
+import { DrXaiError, NUM_GRADES, referableFromGradeProbabilities } from '../core/index.ts';
 
 /** Grade probabilities come from float32 logits: rows may miss 1 by rounding, never by more than this. */
 const PROB_SUM_TOLERANCE = 1e-4;
@@ -29,14 +29,10 @@ export function checkGradeProbs(probs: ArrayLike<ArrayLike<number>>, what = 'gra
   }
 }
 
-/** P(grade >= 2) = sum of the probabilities of grades 2..4: the referable score. */
+/** The referable score P(grade >= 2) of checked grade probabilities (the rule of core/tasks.ts). */
 export function referableProbability(probs: ArrayLike<ArrayLike<number>>): number[] {
   checkGradeProbs(probs);
-  return Array.from(probs, (row) => {
-    let s = 0;
-    for (let g = REFERABLE_GRADE; g < NUM_GRADES; g++) s += row[g];
-    return s;
-  });
+  return referableFromGradeProbabilities(probs);
 }
 
 /**

@@ -170,6 +170,9 @@ export function ttaBatch(input: Float32Array, n: number, size: number, views: re
 
 /** Mean over the views of ttaBatch's logits ((1 + views) * N x k) -> N x k. */
 export function meanOverViews(logits: ArrayLike<number>, n: number, k: number, views: number): Float32Array {
+  // A graph whose logits are not numClasses wide would otherwise mix one image's logits into the next's
+  // (FundusModel.load checks the width from the metadata; the page only sees the output).
+  if (logits.length !== (views + 1) * n * k) throw new Error(`the model returned ${logits.length} logits for ${views + 1} view(s) of ${n} image(s); expected ${k} per image`);
   const out = new Float32Array(n * k);
   for (let v = 0; v <= views; v++) for (let i = 0; i < n * k; i++) out[i] += logits[v * n * k + i];
   for (let i = 0; i < n * k; i++) out[i] /= views + 1;

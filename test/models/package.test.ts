@@ -77,6 +77,7 @@ test('ttaBatch flips each image plane; meanOverViews averages the views', () => 
   assert.equal(ttaBatch(input, 1, 2, []), input);
   // Two images, two classes, one extra view: [[1,2],[3,4]] then [[3,4],[5,6]] -> [[2,3],[4,5]].
   assert.deepEqual(Array.from(meanOverViews([1, 2, 3, 4, 3, 4, 5, 6], 2, 2, 1)), [2, 3, 4, 5]);
+  assert.throws(() => meanOverViews([1, 2, 3, 4, 3, 4, 5, 6], 2, 3, 1), /returned 8 logits for 2 view\(s\) of 2 image\(s\); expected 3 per image/);
 });
 
 test('predict with the sidecar tta averages the logits of the image and its flips; features stay the unflipped view', async () => {

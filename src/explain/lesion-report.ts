@@ -77,13 +77,23 @@ export function formatLesionTable(summaries: Record<MapKind, ScoreSummary>, meth
   return lines.join('\n');
 }
 
+/**
+ * The random baseline's seed for one photograph: the seed mixed with its id (FNV-1a), so that each
+ * photograph's noise map is the same whatever else is in the folder and however many retina pixels
+ * (draws) the others' masks have.
+ */
+function caseSeed(seed: number, id: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export async function scoreLesionFolder(explainer: CamExplainer, root: string, opts: LesionReportOptions): Promise<LesionReport> {
   const cases = await listLesionCases(root);
   const config = { ...(explainer.info.preprocess as Partial<PreprocessConfig>), size: explainer.size };
   const target = opts.target ?? REFERABLE_TARGET;
   const size = explainer.size;
   const centre = centreGaussianHeatmap(size, size);
-  const rng = new Rng(opts.seed ?? 0);
   const tile = opts.tile ?? 224;
   const bar = progressBar('cam-score', cases.length, { quiet: opts.quiet });
   const results: LesionCaseScores[] = [];
@@ -92,7 +102,7 @@ export async function scoreLesionFolder(explainer: CamExplainer, root: string, o
   for (const c of cases) {
     const prepared = await prepareLesionCase(c, config);
     const [a] = await explainer.attribute([prepared.image], { target });
-    const maps: Record<MapKind, Float32Array> = { cam: a.map, random: randomHeatmap(rng, size, size, prepared.retina), centre };
+    const maps: Record<MapKind, Float32Array> = { cam: a.map, random: randomHeatmap(new Rng(caseSeed(opts.seed ?? 0, c.id)), size, size, prepared.retina), centre };
     const scores = {} as Record<MapKind, HeatScore>;
     for (const kind of MAP_KINDS) scores[kind] = scoreHeatmap(maps[kind], size, size, prepared.lesions, prepared.retina, { tolerance: opts.tolerance });
     results.push({ id: c.id, probability: a.probability, area: prepared.area, lesionOutsideRetina: lesionOutside(prepared.lesions, prepared.retina), scores });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -77,6 +77,19 @@ test('dr-xai cam-score scores the phantoms against their masks with both baselin
   assert.equal(readdirSync(path.join(tmp, 'score', 'cases')).length, 8);
   const html = readFileSync(path.join(tmp, 'score', 'report.html'), 'utf8');
   assert.match(html, /<img src="data:image\/png;base64,[^"]+" alt="heat maps over the lesion masks"/);
+  // Each photograph's random baseline depends on its own id and mask only: a folder without the
+  // first photograph scores the others' noise maps exactly as before.
+  const fewer = path.join(tmp, 'fewer');
+  cpSync(phantoms, fewer, { recursive: true });
+  const first = readdirSync(path.join(fewer, 'images')).sort()[0];
+  const firstId = path.basename(first, path.extname(first));
+  rmSync(path.join(fewer, 'images', first));
+  const again = cli('cam-score', '--model', model, '--lesions', fewer, '--out-dir', path.join(tmp, 'score-fewer'), '--threads', '1', '--quiet');
+  assert.equal(again.code, 0, again.stderr);
+  const randomRows = (lines: string[]) => lines.filter((l) => l.split(',')[1] === 'random' && !l.startsWith(`${firstId},`));
+  const before = randomRows(csv);
+  assert.equal(before.length, 7);
+  assert.deepEqual(randomRows(readFileSync(path.join(tmp, 'score-fewer', 'cam_score.csv'), 'utf8').trim().split('\n')), before);
 });
 
 test('bad input: a missing folder, a missing mask and a bad option each give one line and exit 1', () => {

@@ -63,12 +63,6 @@ export interface ForwardScores {
   probability: number[];
 }
 
-/**
- * The explanation graph of a model package: its forward graph plus the backward pass from the
- * logits to `layer` (reverse-mode autodiff of src/engine, standard ONNX ops, so ONNX Runtime Web
- * runs it too). Inputs: the image and `seed` (dS/dlogits, targets.ts targetSeed); outputs: the
- * logits, the layer's activation and `gradient` = dS/dA.
- */
 /** The layer a package is explained at by default: its sidecar's explain layer, else its features output. */
 export function defaultExplainLayer(info: ModelSidecar): string | undefined {
   return info.explain?.layer ?? info.outputs.features;
@@ -81,6 +75,12 @@ export interface ExplanationGraph {
   layer: string;
 }
 
+/**
+ * The explanation graph of a model package: its forward graph plus the backward pass from the
+ * logits to `layer` (reverse-mode autodiff of src/engine, standard ONNX ops, so ONNX Runtime Web
+ * runs it too). Inputs: the image and `seed` (dS/dlogits, targets.ts targetSeed); outputs: the
+ * logits, the layer's activation and `gradient` = dS/dA.
+ */
 export function explanationGraph(onnxBytes: Uint8Array, info: ModelSidecar, layer: string, batch: number, file: string): ExplanationGraph {
   const read = fromOnnxBytes(onnxBytes, { batch, source: path.basename(file) });
   // An int8 package is explained through its dequantized graph (the same weights, no rounding of activations).

@@ -109,10 +109,6 @@ function zeroOutside(img: RgbImage, mask: Uint8Array): RgbImage {
   return img;
 }
 
-/**
- * Run the pipeline on one decoded RGB image. Synchronous and CPU-bound (run it in worker
- * threads for batches; see runPreprocess). Raises DrXaiError when no retina is found.
- */
 /** What the steps of preprocessFundus read and write, from the decoded photograph to the model input. */
 interface PipelineState {
   readonly input: RgbImage;
@@ -275,6 +271,10 @@ function geometryOf(s: PipelineState): PreprocessGeometry {
   };
 }
 
+/**
+ * Run the pipeline on one decoded RGB image. Synchronous and CPU-bound (run it in worker
+ * threads for batches; see runPreprocess). Raises DrXaiError when no retina is found.
+ */
 export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> = {}, opts: PreprocessOptions = {}): PreprocessResult {
   const config = resolveConfig(cfg);
   if (img.channels !== 3) throw new DrXaiError(`expected a 3-channel RGB image, got ${img.channels}`, { file: opts.source });

@@ -56,8 +56,21 @@ export const TrainConfigSchema = z
      * classifier at lr. 1 = one rate for all.
      */
     pretrained_lr_scale: z.number().gt(0).max(1).default(1),
+    /**
+     * Head-only warm-up, then fine-tuning ("linear probing then fine-tuning", Kumar et al.,
+     * "Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR
+     * 2022): for this many first epochs only the re-initialised classifier steps, so the
+     * gradients of a random head do not disturb the imported features; then every trained
+     * parameter steps. 0 = off.
+     */
+    head_warmup_epochs: z.number().int().min(0).default(0),
     /** Early stopping: epochs without a better validation metric before stopping. */
     patience: z.number().int().min(1).default(5),
+    /**
+     * Order of the training images in an epoch: 'shuffle' (a permutation) or 'balanced'
+     * (class-balanced sampling with replacement over the task's classes; src/train/data.ts).
+     */
+    sampling: z.enum(['shuffle', 'balanced']).default('shuffle'),
     /** Binary tasks: weight of positives in the BCE loss; 'auto' = negatives / positives of the training split. */
     pos_weight: z.union([z.number().positive(), z.literal('auto')]).nullable().default(null),
     /**

@@ -96,12 +96,14 @@ export interface ValidationPredictions {
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
-  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, grade_head, ...rest } = cfg;
-  // A run without EMA, a pretrained lr scale or the ordinal head keeps the key it had before those options existed, so older checkpoints resume.
+  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, head_warmup_epochs, sampling, grade_head, ...rest } = cfg;
+  // A run without EMA, a pretrained lr scale, a head warm-up, balanced sampling or the ordinal head keeps the key it had before those options existed, so older checkpoints resume.
   return JSON.stringify({
     ...rest,
     ...(ema_decay ? { ema_decay } : {}),
     ...(pretrained_lr_scale !== 1 ? { pretrained_lr_scale } : {}),
+    ...(head_warmup_epochs ? { head_warmup_epochs } : {}),
+    ...(sampling !== 'shuffle' ? { sampling } : {}),
     ...(grade_head !== 'softmax' ? { grade_head } : {}),
   });
 }
@@ -110,6 +112,8 @@ interface Prepared {
   model: CreatedModel;
   session: TrainingSession;
   optimizer: AdamW;
+  /** Parameters loaded from the pretrained weights (the rest, the classifier, was initialised here). */
+  imported: Set<string>;
   loss: string;
   k: number;
   micro: number;
@@ -143,6 +147,8 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
   }
   const session = await TrainingSession.create(model.graph, { loss, params, threads: cfg.threads, batchNorm });
   const imported = new Set(model.importReport?.loaded ?? []);
+  if (cfg.head_warmup_epochs && !imported.size) throw new DrXaiError('head_warmup_epochs needs pretrained weights (give --pretrained)');
+  if (cfg.head_warmup_epochs) log(`head-only warm-up: the first ${cfg.head_warmup_epochs} epoch(s) step the re-initialised classifier alone`);
   if (cfg.pretrained_lr_scale !== 1) {
     if (!imported.size) throw new DrXaiError('pretrained_lr_scale needs pretrained weights (give --pretrained)');
     log(`imported parameters train at lr x ${cfg.pretrained_lr_scale}, the re-initialised classifier at lr`);
@@ -154,7 +160,7 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
     lrScale: (name) => (imported.has(name) ? cfg.pretrained_lr_scale : 1),
   });
   const { mean, std } = model.pretrainedCfg;
-  return { model, session, optimizer, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
+  return { model, session, optimizer, imported, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
 }
 
 /** Positive-class weight of the BCE loss: fixed, or negatives / positives of the training split. */
@@ -213,13 +219,19 @@ function feedsOf(batch: Batch, p: Prepared, posWeight: number): Record<string, F
   return feeds;
 }
 
-function freshProgress(nTrain: number, seed: number): TrainProgress {
+/** The training images' order in an epoch under the config's sampling. */
+function orderOf(cfg: TrainConfig, train: readonly Sample[], epoch: number): number[] {
+  const classes = cfg.sampling === 'balanced' ? train.map((s) => labelFor(s.grade as number, cfg.task)) : undefined;
+  return epochOrder(train.length, cfg.seed, epoch, classes);
+}
+
+function freshProgress(cfg: TrainConfig, train: readonly Sample[]): TrainProgress {
   return {
     epoch: 0,
     stepInEpoch: 0,
     globalStep: 0,
-    order: epochOrder(nTrain, seed, 0),
-    maskRngState: new Rng(seed).getState(),
+    order: orderOf(cfg, train, 0),
+    maskRngState: new Rng(cfg.seed).getState(),
     batchesTracked: 0,
     epochLossSum: 0,
     epochLossCount: 0,
@@ -231,7 +243,6 @@ function freshProgress(nTrain: number, seed: number): TrainProgress {
   };
 }
 
-/** Train, validate, checkpoint, export the best epoch as a model package. */
 /**
  * The run's crash-safe state on disk, in the manner of timm's CheckpointSaver: the checkpoint a
  * run resumes from (weights, optimizer moments, progress including RNG states) and the weights
@@ -314,6 +325,7 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
   // Without a terminal the progress bar is silent; a line per checkpoint shows a long run's pace.
   const plainProgress = !process.stderr.isTTY || c.opts.quiet;
   const augment = { cfg: cfg.augment, seed: cfg.seed, epoch };
+  const headOnly = epoch < cfg.head_warmup_epochs;
   const microBatches: number[][] = [];
   for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
     for (let a = 0; a < accum; a++) {
@@ -343,7 +355,8 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
       // The gradient of the batch mean is the mean of the micro-batch means (equal sizes).
       if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
       p.optimizer.lr = learningRateAt(c.schedule, progress.globalStep);
-      p.optimizer.step(p.session.state, summed);
+      const stepped = headOnly ? new Map([...summed].filter(([name]) => !p.imported.has(name))) : summed;
+      p.optimizer.step(p.session.state, stepped);
       c.ema?.update(p.session.state, progress.globalStep);
       summed = undefined;
       progress.globalStep++;
@@ -367,6 +380,7 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
   return { images, seconds: (Date.now() - started) / 1000 };
 }
 
+/** Train, validate, checkpoint, export the best epoch as a model package. */
 export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOptions = {}): Promise<TrainResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   if (data.train.length < cfg.batch_size) throw new DrXaiError(`the training split has ${data.train.length} images, fewer than batch_size ${cfg.batch_size}`);
@@ -374,7 +388,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
   for (const s of [...data.train, ...data.val]) if (s.grade === null) throw new DrXaiError(`image '${s.id}' has no grade; training needs labelled images`, { file: s.path });
   const dir = runDir(cfg);
 
-  let progress = freshProgress(data.train.length, cfg.seed);
+  let progress = freshProgress(cfg, data.train);
   const p = await prepare(cfg, log);
   try {
     const ema = cfg.ema_decay > 0 ? new WeightEma(p.session.state, cfg.ema_decay) : undefined;
@@ -440,7 +454,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       progress.stepInEpoch = 0;
       progress.epochLossSum = 0;
       progress.epochLossCount = 0;
-      progress.order = epochOrder(data.train.length, cfg.seed, progress.epoch);
+      progress.order = orderOf(cfg, data.train, progress.epoch);
       await writeLogs(dir, progress.history);
       if (opts.learningCurve ?? true) await writeLearningCurve(dir, progress.history, cfg.task);
       await saver.save(progress, maskRng);

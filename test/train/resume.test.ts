@@ -170,7 +170,7 @@ test('a validation split with one class ranks epochs by validation loss and stor
   assert.equal(r.sidecar.operatingPoint, undefined);
 });
 
-test('pretrained_lr_scale: imported weights step at lr x scale, the re-initialised classifier at lr', async () => {
+test('pretrained_lr_scale: imported weights step at lr x scale, the re-initialised classifier at lr; head_warmup_epochs holds them', async () => {
   // "Pretrained" tiny_cnn weights with a 3-class head: importing them into the 1-logit referable
   // model loads the backbone and re-initialises the classifier.
   const source = await createModel('tiny_cnn', { numClasses: 3, inputSize: SIZE, seed: 3 });
@@ -206,7 +206,15 @@ test('pretrained_lr_scale: imported weights step at lr x scale, the re-initialis
     assert.ok(moved > 1e-4 && moved < 1.01 * 3e-3, `${name} moved ${moved} at lr 3e-3`);
     assert.ok(worst < 2e-6, `${name}: the step at scale 0.25 is not ${ratio} x the full step (max error ${worst})`);
   }
+  // Head-only warm-up: in its epoch the imported tensors stay as imported, and the classifier
+  // takes the very step it takes when everything trains (same gradients, same first AdamW step).
+  const headOnly = (await train(config(await tmpDir(), { pretrained: file, head_warmup_epochs: 1, epochs: 1, warmup_epochs: 0 }), data, quiet)).finalState;
+  for (const name of target.params) {
+    const expected = classifier.includes(name) ? (full.get(name) as Float32Array) : (start.get(name) as Float32Array);
+    assert.deepEqual(headOnly.get(name), expected, `${name} after a head-only epoch`);
+  }
   await assert.rejects(train(config(await tmpDir(), { pretrained_lr_scale: 0.5, epochs: 1 }), data, quiet), /pretrained_lr_scale needs pretrained weights/);
+  await assert.rejects(train(config(await tmpDir(), { head_warmup_epochs: 1, epochs: 1 }), data, quiet), /head_warmup_epochs needs pretrained weights/);
   assert.throws(() => resolveTrainConfig({ pretrained_lr_scale: 0 }, {}), /pretrained_lr_scale/);
   assert.throws(() => resolveTrainConfig({ pretrained_lr_scale: 1.5 }, {}), /pretrained_lr_scale/);
 });

@@ -19,6 +19,8 @@ export interface TrainCliOptions {
   patience?: string;
   emaDecay?: string;
   pretrainedLrScale?: string;
+  headWarmupEpochs?: string;
+  sampling?: string;
   seed?: string;
   data?: string;
   format?: string;
@@ -54,6 +56,8 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
     patience: num(o.patience, '--patience'),
     ema_decay: num(o.emaDecay, '--ema-decay'),
     pretrained_lr_scale: num(o.pretrainedLrScale, '--pretrained-lr-scale'),
+    head_warmup_epochs: num(o.headWarmupEpochs, '--head-warmup-epochs'),
+    sampling: o.sampling as TrainConfig['sampling'] | undefined,
     seed: num(o.seed, '--seed'),
     data_root: o.data,
     data_format: o.format,
@@ -88,6 +92,8 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--run-name <name>', 'run folder name (default <model>-<task>-<size>)')
     .option('--pretrained <file>', '.safetensors weights to start from (EfficientNet: timm or torchvision naming; mobilenet_v2: torchvision)')
     .option('--pretrained-lr-scale <x>', 'discriminative fine-tuning: imported weights train at lr times this, the new classifier at lr (default 1)')
+    .option('--head-warmup-epochs <n>', 'head-only warm-up: the first n epochs train the new classifier alone, then every trained layer (default 0)')
+    .option('--sampling <order>', "'shuffle' (each image once an epoch; default) or 'balanced' (class-balanced draws with replacement)")
     .option('--threads <n>', 'ONNX Runtime threads (default all cores)')
     .option('--quiet', 'no progress bar');
 }

@@ -52,6 +52,13 @@ const commands: Array<(p: Command) => void> = [
 ];
 for (const register of commands) register(program);
 
+// A reader that stops early (`dr-xai models | head -1`) closes the pipe: end quietly, as Unix
+// tools do, instead of a stack trace for the write that found it closed.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

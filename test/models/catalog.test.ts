@@ -59,3 +59,11 @@ test("the repository's own models/ folder: each task's default exists, loads, an
     await model.release();
   }
 });
+
+test('dr-xai models piped into a reader that has already gone (| true) ends quietly: no EPIPE stack trace', () => {
+  // `true` exits before the CLI has started, so its first write finds the pipe closed.
+  const cli = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(path.join(ROOT, 'src', 'cli', 'main.ts'))}`;
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', `${cli} models --dir ${JSON.stringify(folder())} | true`], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.stderr, '');
+  assert.equal(r.status, 0);
+});

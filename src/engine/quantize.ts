@@ -14,7 +14,7 @@
  *     E[e x] = sum_k e_k E[x_k], which does not vanish after a ReLU (E[x] > 0). Without it the
  *     MobileNetV2 logits moved by -0.4 on average and sensitivity at the stored threshold fell by 0.07;
  *     E[x] per input channel comes from the calibration images.
- * Which tensors are quantized: every activation that a Conv or an Add reads. A ReLU6 (Clip) between
+ * Which tensors are quantized: every activation that a Conv, an Add or a GlobalAveragePool reads. A ReLU6 (Clip) between
  * a Conv and its consumer therefore sits between the Conv and the QuantizeLinear, where ORT removes
  * it: a uint8 range [0, m] with m <= 6 clips exactly as Clip(0, 6) does.
  */
@@ -24,8 +24,12 @@ import { GraphBuilder, cloneGraph, emptyGraph, type Graph, type Node, type Tenso
 import { toOnnxBytes } from './onnx.ts';
 import { createSession, toTensor } from './runtime.ts';
 
-/** Ops whose activation inputs are quantized. */
-const QUANTIZED_OPS = new Set(['Conv', 'Add']);
+/**
+ * Ops whose activation inputs are quantized. GlobalAveragePool's input is, so that the Conv that
+ * feeds it (MobileNetV2's last, 320 -> 1280) has a quantized output and ORT fuses it into a
+ * QLinearConv too, instead of dequantizing its weights on every run and running it in float.
+ */
+const QUANTIZED_OPS = new Set(['Conv', 'Add', 'GlobalAveragePool']);
 
 /** Observed range of one tensor over the calibration images. */
 export interface TensorRange {
@@ -54,7 +58,7 @@ export interface QdqOptions {
   channelMeans?: ReadonlyMap<string, Float64Array>;
 }
 
-/** The activation tensors quantizeQdq needs a range for: every float non-constant input of a Conv or an Add. */
+/** The activation tensors quantizeQdq needs a range for: every float non-constant input of a QUANTIZED_OPS node. */
 export function quantizationTargets(g: Graph): string[] {
   const out = new Set<string>();
   for (const n of g.nodes) {

@@ -106,6 +106,34 @@ test('QDQ of a conv block: targets are the inputs of Conv and Add, names are kep
   await Promise.all([s8.release(), sf.release(), emulated.release()]);
 });
 
+test('a Conv that feeds GlobalAveragePool (a network\'s last, whose map is also an output) gets a quantized output, so ORT fuses it into QLinearConv too', async () => {
+  const n = 2;
+  const { g, out } = block(n, 5);
+  const b = new GraphBuilder(g);
+  const pooled = b.op('GlobalAveragePool', [out]);
+  b.output(pooled);
+  const targets = quantizationTargets(b.graph);
+  assert.equal(targets.length, 6, `the block's five and the head conv's output: ${targets}`);
+  assert.ok(targets.includes(out));
+  const rng = new Rng(12);
+  const cal = await calibrated(b.graph, Array.from({ length: 3 }, () => new Float32Array(n * 3 * 144).map(() => rng.normal())), n);
+  const { graph: q } = quantizeQdq(b.graph, cal.ranges, { channelMeans: cal.channelMeans() });
+  assert.deepEqual(q.outputs, [out, pooled], 'the feature map and the pooled output keep their names');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drxai-qdq-'));
+  const optimized = path.join(dir, 'optimized.onnx');
+  const s8 = await ort.InferenceSession.create(toOnnxBytes(q, { dynamicBatch: true }), { graphOptimizationLevel: 'all', intraOpNumThreads: 1, optimizedModelFilePath: optimized });
+  const ops = onnxProto.onnx.ModelProto.decode(readFileSync(optimized)).graph!.node!.map((x) => x.opType);
+  assert.equal(ops.filter((o) => o === 'QLinearConv').length, 4, `every conv fused, the head's too: ${ops}`);
+  assert.ok(!ops.includes('Conv') && !ops.includes('FusedConv'), `no float conv left: ${ops}`);
+  const sf = await createSession(b.graph, { threads: 1 });
+  const x = new Float32Array(n * 3 * 144).map(() => rng.normal());
+  const f = (await runGraph(sf, b.graph, { image: x }))[pooled].data as Float32Array;
+  const got = (await s8.run({ image: new ort.Tensor('float32', x, [n, 3, 12, 12]) }))[pooled].data as Float32Array;
+  const rel = Math.sqrt(f.reduce((s, v, i) => s + (v - got[i]) ** 2, 0) / f.reduce((s, v) => s + v * v, 0));
+  assert.ok(rel < 0.05, `int8 vs float after pooling: ${rel}`);
+  await Promise.all([s8.release(), sf.release()]);
+});
+
 test('bias correction: on a constant input the corrected conv with int8 weights gives the float output (up to the int32 bias step)', async () => {
   const n = 1;
   const rng = new Rng(5);

@@ -25,7 +25,7 @@ test('dr-xai quantize writes an int8 package: the float sidecar plus how it was 
   await writePhantomDataset(data, { n: 24, seed: 8, size: 256, quiet: true });
   const r = run(['quantize', '--model', FLOAT, '--calibration', data, '--n', '16', '--out', int8, '--quiet']);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /52 convolutions with int8 weights \(7-bit, bias-corrected\), 62 activations quantized; parameters 8\.8 MB -> 2\.4 MB; calibrated on 16 photographs/);
+  assert.match(r.stdout, /52 convolutions with int8 weights \(7-bit, bias-corrected\), 63 activations quantized; parameters 8\.8 MB -> 2\.4 MB; calibrated on 16 photographs/);
   assert.match(r.stdout, /not a diagnosis/);
   const float = await readSidecar(FLOAT);
   const q = await readSidecar(int8);

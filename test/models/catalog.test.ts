@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,19 @@ test("the repository's own models/ folder: each task's default exists, loads, an
     assert.equal(model.info.task, task);
     assert.ok(model.info.operatingPoint, `${task} default has no operating point`);
     await model.release();
+  }
+});
+
+test("the repository's int8 packages are twins of the float packages beside them: the sidecar names that file and its sha256, and keeps its task, input, preprocessing, operating point and explanation", async () => {
+  const twins = (await listPackagedModels(MODELS_DIR)).filter((m) => m.name.endsWith('-int8'));
+  assert.ok(twins.length >= 2, `int8 packages in models/: ${twins.map((m) => m.name)}`);
+  for (const twin of twins) {
+    const q = JSON.parse(readFileSync(twin.path.replace(/\.onnx$/, '.json'), 'utf8'));
+    const floatPath = path.join(MODELS_DIR, q.quantization.from.file);
+    assert.equal(createHash('sha256').update(readFileSync(floatPath)).digest('hex'), q.quantization.from.sha256, `${twin.name}: ${q.quantization.from.file} changed since it was quantized; run dr-xai quantize again`);
+    const f = JSON.parse(readFileSync(floatPath.replace(/\.onnx$/, '.json'), 'utf8'));
+    for (const key of ['task', 'numClasses', 'input', 'preprocess', 'operatingPoint', 'explain']) assert.deepEqual(q[key], f[key], `${twin.name}: ${key}`);
+    assert.ok(statSync(twin.path).size < statSync(floatPath).size / 3, `${twin.name} is a third of its float twin or less`);
   }
 });
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readDicomPhotograph } from '../../src/core/index.ts';
@@ -82,6 +82,14 @@ test('inputs: folders recursively, CSV of paths, globs; ids are the paths as giv
     { id: 'nothing/*.png', reason: 'pattern matches no photographs' },
     { id: 'missing.jpg', reason: 'no such file or folder' },
   ]);
+});
+
+test('dr-xai screen whose every argument names nothing: one line naming each, exit 1, no output folder', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-screen-none-'));
+  const r = cli(dir, 'screen', 'missing.jpg', 'nothing/*.png', '--model', SMALL_MODEL, '--out', 'out', '--quiet');
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'dr-xai: error: nothing to screen: missing.jpg: no such file or folder; nothing/*.png: pattern matches no photographs\n');
+  assert.equal(existsSync(path.join(dir, 'out')), false);
 });
 
 test('dr-xai screen: bad files are named and the batch completes (exit 1); no patient data in any output; a re-run resumes', { timeout: 120_000 }, () => {

@@ -7,6 +7,7 @@
  *
  * Use it like tfjs-models: `const model = await loadModel(path)` then `await model.predict(...)`.
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import * as ort from 'onnxruntime-node';
 import { DrXaiError, GRADE_HEADS, outputsFor, positiveProbability, readFileOrFail, writeFileAtomic, type RgbImage } from '../core/index.ts';
@@ -96,6 +97,8 @@ export async function writeSidecar(onnxPath: string, sidecar: ModelSidecar): Pro
 
 /** Read and validate a sidecar; one line naming the file and the first bad field on error. */
 export async function readSidecar(onnxPath: string): Promise<ModelSidecar> {
+  // A mistyped --model is named as the model, not as its missing sidecar.
+  if (!existsSync(onnxPath)) throw new DrXaiError('model file not found', { file: onnxPath });
   const file = sidecarPath(onnxPath);
   const text = (await readFileOrFail(file, 'model sidecar (JSON next to the .onnx)')).toString('utf8');
   let json: unknown;

@@ -57,7 +57,7 @@ test('dr-xai evaluate: phantom -> split -> train -> evaluate, summary consistent
   // Error paths: one line naming the problem, exit code 1, nothing written.
   const missing = cli('evaluate', '--model', path.join(dir, 'nope.onnx'), '--data', data, '--split', split, '--out-dir', path.join(dir, 'x'));
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^dr-xai: error: .*nope\.json: model sidecar .* not found\n$/);
+  assert.match(missing.stderr, /^dr-xai: error: .*nope\.onnx: model file not found\n$/);
   const sidecar = JSON.parse(readFileSync(model.replace(/onnx$/, 'json'), 'utf8'));
   delete sidecar.operatingPoint;
   writeFileSync(model.replace(/onnx$/, 'json'), JSON.stringify(sidecar));

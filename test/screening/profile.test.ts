@@ -27,5 +27,5 @@ test('profile --json: per model, in order, latency p50 <= p95, images/s, RSS and
   }
   const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'dr-xai.js'), 'profile', '--model', path.join(dir, 'none.onnx')], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr.trim(), /^dr-xai: error: .*none\.json: model sidecar \(JSON next to the \.onnx\) not found$/);
+  assert.match(bad.stderr.trim(), /^dr-xai: error: .*none\.onnx: model file not found$/);
 });

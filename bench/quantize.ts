@@ -1,8 +1,10 @@
 // npm run bench:quantize — int8 (dr-xai quantize) against its float package on ONNX Runtime:
 // latency at batch 1 and 8 on all threads and on one, both sessions in this process, alternating
 // in every round; medians of the rounds with their spread, and the load average before and after.
-// Options: --model m.onnx (default: the referable default), --int8 m-int8.onnx (default: quantize
-// it now on --calibration, default ../shared/data/aptos2019-224, --n images), --rounds R (5).
+// Options: --model m.onnx (default: the referable default), --int8 m-int8.onnx (default: the
+// released twin m-int8.onnx beside it where there is one, else quantize it now on --calibration,
+// default ../shared/data/aptos2019-224, --n images), --rounds R (5).
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,11 +13,9 @@ import { loadDataset } from '../src/data/index.ts';
 import { defaultModelPath, quantizeModel, readSidecar, saveModel } from '../src/models/index.ts';
 import { argString, argValue, loadAverage, median } from './engine_common.ts';
 
-
-
-
 const model = argString('model') ?? (await defaultModelPath('referable'));
-let int8 = argString('int8');
+const twin = model.replace(/\.onnx$/i, '-int8.onnx');
+let int8 = argString('int8') ?? (existsSync(twin) ? twin : undefined);
 if (!int8) {
   const root = argString('calibration') ?? path.resolve(import.meta.dirname, '../../shared/data/aptos2019-224');
   const dataset = await loadDataset(root);

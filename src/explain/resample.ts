@@ -14,18 +14,21 @@ export function resizeBilinear(src: ArrayLike<number>, width: number, height: nu
   const out = new Float32Array(outWidth * outHeight);
   const xs = axisTaps(width, outWidth, alignCorners);
   const ys = axisTaps(height, outHeight, alignCorners);
-  for (let y = 0; y < outHeight; y++) {
-    const y0 = ys.i0[y];
-    const y1 = ys.i1[y];
-    const fy = ys.f[y];
+  // Separable: each source row interpolated along x once (in float64, the values the 2-D
+  // formula's top and bottom terms take), then each output row is one blend of two such rows.
+  const rows = new Float64Array(height * outWidth);
+  for (let y = 0; y < height; y++) {
     for (let x = 0; x < outWidth; x++) {
-      const x0 = xs.i0[x];
-      const x1 = xs.i1[x];
       const fx = xs.f[x];
-      const top = src[y0 * width + x0] * (1 - fx) + src[y0 * width + x1] * fx;
-      const bottom = src[y1 * width + x0] * (1 - fx) + src[y1 * width + x1] * fx;
-      out[y * outWidth + x] = top * (1 - fy) + bottom * fy;
+      rows[y * outWidth + x] = src[y * width + xs.i0[x]] * (1 - fx) + src[y * width + xs.i1[x]] * fx;
     }
+  }
+  for (let y = 0; y < outHeight; y++) {
+    const top = ys.i0[y] * outWidth;
+    const bottom = ys.i1[y] * outWidth;
+    const fy = ys.f[y];
+    const o = y * outWidth;
+    for (let x = 0; x < outWidth; x++) out[o + x] = rows[top + x] * (1 - fy) + rows[bottom + x] * fy;
   }
   return out;
 }

@@ -14,9 +14,10 @@
  *     E[e x] = sum_k e_k E[x_k], which does not vanish after a ReLU (E[x] > 0). Without it the
  *     MobileNetV2 logits moved by -0.4 on average and sensitivity at the stored threshold fell by 0.07;
  *     E[x] per input channel comes from the calibration images.
- * Which tensors are quantized: every activation that a Conv, an Add or a GlobalAveragePool reads. A ReLU6 (Clip) between
- * a Conv and its consumer therefore sits between the Conv and the QuantizeLinear, where ORT removes
- * it: a uint8 range [0, m] with m <= 6 clips exactly as Clip(0, 6) does.
+ * Which tensors are quantized: every activation that a Conv, an Add or a GlobalAveragePool reads.
+ * A ReLU6 (Clip) between a Conv and its consumer therefore sits between the Conv and the
+ * QuantizeLinear, where ORT removes it: a uint8 range [0, m] with m <= 6 clips exactly as
+ * Clip(0, 6) does.
  */
 import { DrXaiError } from '../core/index.ts';
 import { attrInt } from './attrs.ts';

@@ -5,7 +5,8 @@
  * relative paths are relative to the CSV's folder). The `id` of each photograph is the path as
  * the user wrote it (joined under the folder or CSV they named), never a path rewritten
  * relative to the working folder. An argument that names nothing is an input failure with its
- * reason, like an unreadable photo: the rest still runs.
+ * reason, like an unreadable photo: the rest still runs (when no argument names anything,
+ * screenBatch refuses with one line instead).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';

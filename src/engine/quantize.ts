@@ -25,12 +25,21 @@ import { GraphBuilder, cloneGraph, emptyGraph, type Graph, type Node, type Tenso
 import { toOnnxBytes } from './onnx.ts';
 import { createSession, toTensor } from './runtime.ts';
 
-/**
- * Ops whose activation inputs are quantized. GlobalAveragePool's input is, so that the Conv that
- * feeds it (MobileNetV2's last, 320 -> 1280) has a quantized output and ORT fuses it into a
- * QLinearConv too, instead of dequantizing its weights on every run and running it in float.
- */
+/** Ops whose activation inputs are quantized (a GlobalAveragePool's only where convOutput holds). */
 const QUANTIZED_OPS = new Set(['Conv', 'Add', 'GlobalAveragePool']);
+
+/**
+ * Whether `x` is a Conv's output, directly or through the ReLU / ReLU6 that ORT folds into the
+ * quantization range. Only then does quantizing it for a GlobalAveragePool pay: the Conv gets a
+ * quantized output and ORT fuses it into a QLinearConv (MobileNetV2's last, 320 -> 1280) instead
+ * of running it in float on weights dequantized every run. Elsewhere (EfficientNet's
+ * squeeze-excitation pools a SiLU product) the pair would only add rounding and two passes.
+ */
+function convOutput(x: string, producer: ReadonlyMap<string, Node>): boolean {
+  let p = producer.get(x);
+  if (p && (p.op === 'Clip' || p.op === 'Relu')) p = producer.get(p.inputs[0]);
+  return p?.op === 'Conv';
+}
 
 /** Observed range of one tensor over the calibration images. */
 export interface TensorRange {
@@ -61,10 +70,12 @@ export interface QdqOptions {
 
 /** The activation tensors quantizeQdq needs a range for: every float non-constant input of a QUANTIZED_OPS node. */
 export function quantizationTargets(g: Graph): string[] {
+  const producer = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
   const out = new Set<string>();
   for (const n of g.nodes) {
     if (!QUANTIZED_OPS.has(n.op)) continue;
-    const activations = n.op === 'Conv' ? n.inputs.slice(0, 1) : n.inputs;
+    const activations = n.op === 'Conv' ? n.inputs.slice(0, 1) : n.op === 'GlobalAveragePool' ? n.inputs.filter((x) => convOutput(x, producer)) : n.inputs;
     for (const x of activations) if (x && !g.initializers.has(x) && g.values.get(x)?.dtype === 'float32') out.add(x);
   }
   return [...out];

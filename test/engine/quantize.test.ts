@@ -112,13 +112,18 @@ test('a Conv that feeds GlobalAveragePool (a network\'s last, whose map is also 
   const b = new GraphBuilder(g);
   const pooled = b.op('GlobalAveragePool', [out]);
   b.output(pooled);
+  // A pool of something no Conv makes (a SiLU product, as EfficientNet's squeeze-excitation) is left in float.
+  const silu = b.silu(out);
+  b.output(b.op('GlobalAveragePool', [silu]));
   const targets = quantizationTargets(b.graph);
   assert.equal(targets.length, 6, `the block's five and the head conv's output: ${targets}`);
   assert.ok(targets.includes(out));
+  assert.ok(!targets.includes(silu));
   const rng = new Rng(12);
   const cal = await calibrated(b.graph, Array.from({ length: 3 }, () => new Float32Array(n * 3 * 144).map(() => rng.normal())), n);
   const { graph: q } = quantizeQdq(b.graph, cal.ranges, { channelMeans: cal.channelMeans() });
-  assert.deepEqual(q.outputs, [out, pooled], 'the feature map and the pooled output keep their names');
+  assert.deepEqual(q.outputs, b.graph.outputs, 'the feature map and the pooled outputs keep their names');
+  assert.deepEqual(b.graph.outputs.slice(0, 2), [out, pooled]);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drxai-qdq-'));
   const optimized = path.join(dir, 'optimized.onnx');
   const s8 = await ort.InferenceSession.create(toOnnxBytes(q, { dynamicBatch: true }), { graphOptimizationLevel: 'all', intraOpNumThreads: 1, optimizedModelFilePath: optimized });

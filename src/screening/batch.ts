@@ -143,9 +143,12 @@ function failedRecord(id: string, error: string, sha256: string | null, model: s
 }
 
 export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatchResult> {
-  if (opts.photographs.length + (opts.missing?.length ?? 0) === 0) throw new DrXaiError('nothing to screen: no photographs were given');
-  // Arguments that all name nothing (a typo in the only path) are a usage error, not a batch of failures: say so, write nothing.
-  if (opts.photographs.length === 0) throw new DrXaiError(`nothing to screen: ${(opts.missing ?? []).map((m) => `${m.id}: ${m.reason}`).join('; ')}`);
+  // No photograph at all (none given, or arguments that all name nothing, e.g. a typo in the only
+  // path) is a usage error, not a batch of failures: say which, write nothing.
+  if (opts.photographs.length === 0) {
+    const missing = (opts.missing ?? []).map((m) => `${m.id}: ${m.reason}`);
+    throw new DrXaiError(`nothing to screen: ${missing.length ? missing.join('; ') : 'no photographs were given'}`);
+  }
   const info = await readSidecar(opts.modelPath);
   const fingerprint = modelFingerprint(await readFileOrFail(opts.modelPath, 'model file'), info);
   const model = modelLabel(opts.modelPath, info);

@@ -9,10 +9,11 @@
  * The same work on both sides, per image: read the file, decode it (by default both to 1/f of
  * the size, f the largest of 2, 4, 8 that keeps the short side >= size, by a DCT-domain decode at
  * f/2 and a Lanczos 2x reduce: sharp's shrink-on-load from bytes / cv2.IMREAD_REDUCED_COLOR_<f/2>
- * + cv2.resize INTER_LANCZOS4, near-identical pixels; --full decodes at full size on both sides), retina mask, crop + pad, CLAHE on L of Lab, green emphasis, INTER_AREA resize + pad,
- * PNG encode (zlib level 6 on both sides) and write. Ours does more on top: it hashes the source
- * for its cache key, writes a cache copy + JSON entry beside the output, all three atomically
- * (fsync + rename), plus a manifest and quality report.
+ * + cv2.resize INTER_LANCZOS4, near-identical pixels; --full decodes at full size on both sides), retina mask, crop + pad, the quality report (exposure, dark and saturated shares,
+ * Laplacian sharpness: the reference's quality_score), CLAHE on L of Lab, green emphasis,
+ * INTER_AREA resize + pad, PNG encode (zlib level 6 on both sides) and write. Ours does more on
+ * top: it hashes the source for its cache key, writes a cache copy + JSON entry beside the
+ * output, all three atomically (fsync + rename), plus a manifest.
  *
  * Steady state on both sides: the clock starts after the Python interpreter has started and
  * imported cv2, and after our worker pool has loaded its modules (PreprocessPool.ready). One

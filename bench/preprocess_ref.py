@@ -54,8 +54,11 @@ def retina_mask(rgb, steps=None):
     inside = (xx - float(cx)) ** 2 + (yy - float(cy)) ** 2 <= rr * rr
     mask = np.where(inside & (hull > 0), 255, 0).astype(np.uint8)
     if steps is not None:
+        area = cv2.countNonZero(mask)
+        # the share of the mask that Otsu called retina (the rest was filled in by the hull)
+        solidity = cv2.countNonZero(cv2.bitwise_and(mask, lcc)) / area if area else 0.0
         steps.update(median=med, otsu=int(thr), binary=binary, opened=opened, lcc=lcc, hull=hull,
-                     circle=(float(cx), float(cy), float(r)))
+                     circle=(float(cx), float(cy), float(r)), solidity=solidity)
     return mask, (float(cx), float(cy), float(r))
 
 
@@ -74,6 +77,49 @@ def crop_square(img, mask):
 def apply_mask(img, mask):
     img[mask == 0] = 0
     return img
+
+
+QUALITY_SIZE = 256
+QUALITY_RIM = 2
+
+
+def quality_score(img, mask, frame_area, solidity=1.0):
+    """The measurements of src/preprocess/quality.ts qualityScore (its docstring defines them) on the
+    masked, cropped photograph: retina share of the frame, mask solidity, mean brightness, dark
+    and saturated shares, and the sharpness (std of the 3x3 Laplacian of the green channel at
+    <= 256 px, over the retina minus a 2 px rim, over the mean green there). Returns a dict of
+    floats (None without retina); the thresholds that turn it into a verdict stay in quality.ts.
+    Whole-image OpenCV calls (countNonZero, mean with a mask, inRange), as an OpenCV user would."""
+    n = cv2.countNonZero(mask)
+    if n == 0:
+        return None
+    r, g, b = cv2.split(img)
+    mean = sum(cv2.mean(img, mask)[:3]) / (3 * 255)
+    dark = cv2.countNonZero(cv2.bitwise_and(cv2.inRange(cv2.max(cv2.max(r, g), b), 0, 10), mask))
+    sat = cv2.countNonZero(cv2.bitwise_and(cv2.inRange(g, 250, 255), mask))
+    h, w = mask.shape
+    s = min(1.0, QUALITY_SIZE / max(w, h))
+    nw, nh = max(1, int(np.floor(w * s + 0.5))), max(1, int(np.floor(h * s + 0.5)))
+    green = cv2.resize(g, (nw, nh), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_AREA)
+    lap = cv2.Laplacian(green, cv2.CV_32F, ksize=1)
+    k = QUALITY_RIM
+    core = m[k:nh - k, k:nw - k] == 255
+    for dy, dx in ((0, -k), (0, k), (-k, 0), (k, 0)):
+        core &= m[k + dy:nh - k + dy, k + dx:nw - k + dx] == 255
+    sel = lap[k:nh - k, k:nw - k][core].astype(np.float64)
+    ln = sel.size
+    lap_std = float(np.sqrt(max(0.0, (sel * sel).sum() / ln - (sel.sum() / ln) ** 2))) if ln > 1 else 0.0
+    gmean = float(green[k:nh - k, k:nw - k][core].sum()) / ln if ln > 1 else 0.0
+    return {
+        'retinaFraction': n / frame_area,
+        'maskSolidity': solidity,
+        'mean': mean,
+        'darkFraction': dark / n,
+        'saturatedFraction': sat / n,
+        'laplacianStd': lap_std,
+        'sharpness': lap_std / max(1.0, gmean) if ln > 1 else 0.0,
+    }
 
 
 def clahe_lab(rgb, clip=2.0, grid=8):
@@ -104,17 +150,25 @@ def resize_square(img, size, interpolation=cv2.INTER_AREA):
     return out
 
 
-def preprocess(rgb, size=448, mask=True, crop=True, clahe=True, green=True, ben=False, clip=2.0, grid=8):
+def preprocess(rgb, size=448, mask=True, crop=True, clahe=True, green=True, ben=False, clip=2.0, grid=8, quality=None):
+    """The model input of the study's steps; with a dict `quality`, the quality report of the
+    cropped photograph (before CLAHE, as ours) is stored in it."""
     img = rgb.copy()
     h, w = img.shape[:2]
     m = np.full((h, w), 255, np.uint8)
     radius = max(w, h) / 2.0
+    solidity = 1.0
     if mask:
-        m, (cx, cy, r) = retina_mask(img)
+        steps = {}
+        m, (cx, cy, r) = retina_mask(img, steps)
         radius = CIRCLE_SHRINK * r
+        solidity = steps['solidity']
         img = apply_mask(img, m)
     if crop:
         img, m, _, _ = crop_square(img, m)
+    report = quality_score(img, m, h * w, solidity)
+    if quality is not None:
+        quality.update(report or {})
     if clahe:
         img = apply_mask(clahe_lab(img, clip, grid), m)
     if green:

@@ -14,6 +14,8 @@ export interface CaseMeta {
   bbox: [number, number, number, number];
   resizes: Record<string, string>;
   variants: Record<string, { size: number; mask?: boolean; crop?: boolean; green?: boolean; ben?: boolean }>;
+  /** bench/preprocess_ref.py quality_score of each variant's cropped photograph. */
+  quality: Record<string, { retinaFraction: number; maskSolidity: number; mean: number; darkFraction: number; saturatedFraction: number; laplacianStd: number; sharpness: number }>;
 }
 export const META: { opencv: string; cases: Record<string, CaseMeta>; tex: { otsu: number } } = JSON.parse(
   readFileSync(path.join(FIXTURES, 'meta.json'), 'utf8'),

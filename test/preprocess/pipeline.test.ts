@@ -90,6 +90,24 @@ test('an all-black image raises "no retina found" naming the file', () => {
   assert.ok(r.quality.reasons.some((s) => /underexposed/.test(s)));
 });
 
+test('quality report matches the numpy/OpenCV reference (bench/preprocess_ref.py quality_score) on every case', async () => {
+  for (const name of CASES) {
+    const img = await loadFixture(`${name}_in.png`);
+    for (const [variant, v] of Object.entries(META.cases[name].variants)) {
+      const q = preprocessFundus(img, variantConfig(v)).quality;
+      const ref = META.cases[name].quality[variant];
+      const got = { retinaFraction: q.retinaFraction, maskSolidity: q.maskSolidity, ...q.exposure, ...q.blur };
+      for (const [key, want] of Object.entries(ref)) {
+        const have = got[key as keyof typeof got];
+        // counts are exact; the sharpness runs on an INTER_AREA shrink where a few pixels differ
+        // by one from OpenCV's (4 of 43,776 on 'wide', as the resize test allows), so 1e-4 relative
+        const tol = key === 'laplacianStd' || key === 'sharpness' ? 1e-4 : 1e-12;
+        assert.ok(Math.abs(have - want) <= tol * Math.max(1, Math.abs(want)), `${name}/${variant} ${key}: ${have} vs reference ${want}`);
+      }
+    }
+  }
+});
+
 test('quality: a good synthetic fundus is gradable; blur, darkness and a small retina are flagged', async () => {
   const img = await loadFixture('wide_in.png');
   const good = preprocessFundus(img, { size: 64 }).quality;

@@ -21,8 +21,7 @@
  * "no retina found" is reported by preprocessFundus itself (it raises), and by the batch runner.
  */
 import type { RgbImage } from '../core/index.ts';
-import { resizeArea } from './resize.ts';
-import { channel } from './mask.ts';
+import { resizeArea, resizeAreaChannel } from './resize.ts';
 
 export const QUALITY_SIZE = 256;
 export const QUALITY_THRESHOLDS = {
@@ -83,7 +82,7 @@ export function qualityScore(img: RgbImage, mask: Uint8Array, frameArea: number,
   const s = Math.min(1, QUALITY_SIZE / Math.max(img.width, img.height));
   const w = Math.max(1, Math.round(img.width * s));
   const h = Math.max(1, Math.round(img.height * s));
-  const green = resizeArea({ width: img.width, height: img.height, channels: 1, data: channel(img, 1) }, w, h).data;
+  const green = resizeAreaChannel(img, 1, w, h).data;
   const m = resizeArea({ width: img.width, height: img.height, channels: 1, data: mask }, w, h).data;
   let ln = 0, lsum = 0, lsq = 0, gsum = 0;
   const RIM = 2;

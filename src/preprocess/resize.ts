@@ -7,6 +7,7 @@
  *  - resizeNearest = cv2.resize(..., INTER_NEAREST): sx = floor(dx * src/dst).
  */
 import type { RgbImage } from '../core/index.ts';
+import { channel as extractChannel } from './mask.ts';
 import { roundHalfEven, saturateU8 } from './rounding.ts';
 
 const f32 = Math.fround;
@@ -21,6 +22,20 @@ export function resizeArea(img: RgbImage, dstW: number, dstH: number): RgbImage 
     return areaShrink(img, dstW, dstH, scaleX, scaleY);
   }
   return areaEnlarge(img, dstW, dstH);
+}
+
+/**
+ * resizeArea of channel `c` of an interleaved image, as a 1-channel image: the same values as
+ * resizing the extracted plane, read in place when shrinking by a non-integer factor (the
+ * quality report's case) instead of copying the plane first.
+ */
+export function resizeAreaChannel(img: RgbImage, c: number, dstW: number, dstH: number): RgbImage {
+  const scaleX = img.width / dstW;
+  const scaleY = img.height / dstH;
+  if (img.channels === 1 || scaleX < 1 || scaleY < 1 || (Number.isInteger(scaleX) && Number.isInteger(scaleY))) {
+    return resizeArea({ width: img.width, height: img.height, channels: 1, data: extractChannel(img, c) }, dstW, dstH);
+  }
+  return areaShrink(img, dstW, dstH, scaleX, scaleY, c);
 }
 
 /** Integer factors: box mean; 2x2 as OpenCV's SIMD path ((sum + 2) >> 2), others sum * (1/area) in float32. */
@@ -75,8 +90,10 @@ function areaTab(ssize: number, dsize: number, scale: number): AreaTab {
   return { di: Int32Array.from(di), si: Int32Array.from(si), alpha: Float32Array.from(alpha), n: di.length };
 }
 
-function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, scaleY: number): RgbImage {
-  const cn = img.channels;
+/** With `channel`, only that channel of the interleaved source, as a 1-channel result. */
+function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, scaleY: number, channel?: number): RgbImage {
+  const stride = img.channels; // source bytes per pixel
+  const cn = channel === undefined ? stride : 1; // channels summed and written
   const src = img.data;
   const xt = areaTab(img.width, dstW, scaleX);
   const yt = areaTab(img.height, dstH, scaleY);
@@ -91,11 +108,22 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
   // per-tab-entry destination/source offsets in bytes, so the inner loop is plain indexing
   const dOfs = new Int32Array(xt.n);
   const sOfs = new Int32Array(xt.n);
-  for (let k = 0; k < xt.n; k++) (dOfs[k] = xt.di[k] * cn), (sOfs[k] = xt.si[k] * cn);
+  for (let k = 0; k < xt.n; k++) (dOfs[k] = xt.di[k] * cn), (sOfs[k] = xt.si[k] * stride + (channel ?? 0));
   const alpha = xt.alpha;
   const groupEnd = new Int32Array(dstW); // xt entries of destination d end at groupEnd[d]
   for (let k = 0; k < xt.n; k++) groupEnd[xt.di[k]] = k + 1;
   for (let d = 1; d < dstW; d++) if (groupEnd[d] < groupEnd[d - 1]) groupEnd[d] = groupEnd[d - 1];
+  // the first and last destination that source column x contributes to
+  const firstDst = new Int32Array(img.width).fill(dstW);
+  const lastDst = new Int32Array(img.width).fill(-1);
+  for (let k = 0; k < xt.n; k++) {
+    const x = xt.si[k], d = xt.di[k];
+    if (d < firstDst[x]) firstDst[x] = d;
+    if (d > lastDst[x]) lastDst[x] = d;
+  }
+  // a column with no entry (a last sliver under 1e-3 of a pixel) takes its neighbours' bounds
+  for (let x = 1; x < img.width; x++) if (lastDst[x] < 0) lastDst[x] = lastDst[x - 1];
+  for (let x = img.width - 2; x >= 0; x--) if (firstDst[x] === dstW) firstDst[x] = firstDst[x + 1];
   let prevDy = yt.di[0];
   let bufRow = -1; // source row currently in buf (a row shared by two output rows is summed once)
   for (let j = 0; j < yt.n; j++) {
@@ -104,7 +132,7 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
     const sy = yt.si[j];
     if (sy !== bufRow) {
       bufRow = sy;
-      const srow = sy * img.width * cn;
+      const srow = sy * img.width * stride;
       if (cn !== 1) buf.fill(0);
       if (cn === 3) {
         for (let k = 0; k < xt.n; k++) {
@@ -118,8 +146,16 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
       } else if (cn === 1) {
         // entries come grouped by destination: sum each group in a register, rounding to
         // float32 after every addition exactly as the Float32Array accumulation would; a zero
-        // source value adds exactly 0 (the black outside the retina, the padding), so skip it
-        for (let d = 0, k = 0; d < dstW; d++) {
+        // source value adds exactly 0 (the black outside the retina, the padding), so skip it,
+        // and the destinations wholly left or right of the row's non-zero span are 0 unread
+        let lo = 0, hi = img.width - 1;
+        const c0 = channel ?? 0;
+        while (lo <= hi && src[srow + lo * stride + c0] === 0) lo++;
+        while (hi >= lo && src[srow + hi * stride + c0] === 0) hi--;
+        const dLo = lo <= hi ? firstDst[lo] : dstW;
+        const dHi = lo <= hi ? lastDst[hi] : -1;
+        buf.fill(0, 0, dLo);
+        for (let d = dLo, k = d > 0 ? groupEnd[d - 1] : 0; d <= dHi; d++) {
           let acc = 0;
           for (const end = groupEnd[d]; k < end; k++) {
             const v = src[srow + sOfs[k]];
@@ -127,6 +163,7 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
           }
           buf[d] = acc;
         }
+        buf.fill(0, dHi + 1);
       } else {
         for (let k = 0; k < xt.n; k++) {
           const d = dOfs[k];

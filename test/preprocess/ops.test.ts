@@ -16,6 +16,7 @@ import {
   resizeNearest,
 } from '../../src/preprocess/index.ts';
 import { channel } from '../../src/preprocess/mask.ts';
+import { resizeAreaChannel } from '../../src/preprocess/resize.ts';
 import { boundingBox } from '../../src/preprocess/circle.ts';
 import { ellipseHalfWidths } from '../../src/preprocess/runs.ts';
 import { thresholdBinary } from '../../src/preprocess/threshold.ts';
@@ -131,4 +132,14 @@ test('opening removes specks smaller than the kernel and keeps the disc; LCC kee
   const diag = new Uint8Array(9);
   diag[0] = diag[4] = diag[8] = 255;
   assert.equal(largestConnectedComponent(diag, 3, 3).area, 3);
+});
+
+test('resizeAreaChannel equals resizeArea of the extracted channel (shrinking, integer factors, enlarging)', async () => {
+  const img = await loadFixture('odd_in.png');
+  for (const c of [0, 1, 2]) {
+    const plane = { width: img.width, height: img.height, channels: 1 as const, data: channel(img, c) };
+    for (const [w, h] of [[100, 71], [256, 181], [257, 181], [300, 200], [37, 181]]) {
+      assert.deepEqual(resizeAreaChannel(img, c, w, h), resizeArea(plane, w, h), `channel ${c} -> ${w}x${h}`);
+    }
+  }
 });

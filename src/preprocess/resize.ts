@@ -113,7 +113,8 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
   const groupEnd = new Int32Array(dstW); // xt entries of destination d end at groupEnd[d]
   for (let k = 0; k < xt.n; k++) groupEnd[xt.di[k]] = k + 1;
   for (let d = 1; d < dstW; d++) if (groupEnd[d] < groupEnd[d - 1]) groupEnd[d] = groupEnd[d - 1];
-  // the first and last destination that source column x contributes to
+  // firstDst[x]: the first destination that any source column >= x contributes to;
+  // lastDst[x]: the last destination that any source column <= x contributes to
   const firstDst = new Int32Array(img.width).fill(dstW);
   const lastDst = new Int32Array(img.width).fill(-1);
   for (let k = 0; k < xt.n; k++) {
@@ -121,9 +122,8 @@ function areaShrink(img: RgbImage, dstW: number, dstH: number, scaleX: number, s
     if (d < firstDst[x]) firstDst[x] = d;
     if (d > lastDst[x]) lastDst[x] = d;
   }
-  // a column with no entry (a last sliver under 1e-3 of a pixel) takes its neighbours' bounds
-  for (let x = 1; x < img.width; x++) if (lastDst[x] < 0) lastDst[x] = lastDst[x - 1];
-  for (let x = img.width - 2; x >= 0; x--) if (firstDst[x] === dstW) firstDst[x] = firstDst[x + 1];
+  for (let x = img.width - 2; x >= 0; x--) firstDst[x] = Math.min(firstDst[x], firstDst[x + 1]);
+  for (let x = 1; x < img.width; x++) lastDst[x] = Math.max(lastDst[x], lastDst[x - 1]);
   let prevDy = yt.di[0];
   let bufRow = -1; // source row currently in buf (a row shared by two output rows is summed once)
   for (let j = 0; j < yt.n; j++) {

@@ -143,3 +143,20 @@ test('resizeAreaChannel equals resizeArea of the extracted channel (shrinking, i
     }
   }
 });
+
+test('resizeArea of a plane (which skips each row\'s zero ends) equals the three-channel path on the plane copied to three channels', () => {
+  // rows that are zero but for their first and last pixel, a disc on black, and an all-zero row
+  for (const [w, h, dw, dh] of [[1001, 9, 7, 4], [999, 7, 13, 3], [842, 40, 256, 13], [257, 181, 100, 71]]) {
+    const plane = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      if (y === 1) continue;
+      if (y % 2 === 0) (plane[y * w] = 100), (plane[y * w + w - 1] = 200);
+      else for (let x = 0; x < w; x++) if ((x - w / 2) ** 2 / (w * w) + (y - h / 2) ** 2 / (h * h) < 0.2) plane[y * w + x] = 1 + ((x * 7 + y * 13) % 255);
+    }
+    const rgb = new Uint8Array(w * h * 3);
+    for (let i = 0; i < plane.length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = plane[i];
+    const one = resizeArea({ width: w, height: h, channels: 1, data: plane }, dw, dh).data;
+    const three = resizeArea({ width: w, height: h, channels: 3, data: rgb }, dw, dh).data;
+    assert.deepEqual(one, channel({ width: dw, height: dh, channels: 3, data: three }, 0), `${w}x${h} -> ${dw}x${dh}`);
+  }
+});

@@ -10,4 +10,4 @@ export { screenFiles, type FileToScreen, type FileScreening, type ScreenFilesOpt
 export { expandInputs, type PhotographPath, type ExpandedInputs } from './inputs.ts';
 export { screenBatch, localBackend, type ScreenBatchOptions, type ScreenBatchResult, type ScreenRecord, type ScreeningBackend, type BackendJob } from './batch.ts';
 export { queueBackend, startQueueWorker, queueName, type QueueJobData, type QueueWorker, type QueueWorkerOptions } from './queue.ts';
-export { profileModel, type ModelProfile, type LatencyFigures, type ProfileOptions } from './profile.ts';
+export { profileModel, combineRounds, type ModelProfile, type LatencyFigures, type ProfileOptions } from './profile.ts';

@@ -3,7 +3,8 @@
  * the network's latency at batch 1 and 8 with one thread and with every core (p50 / p95 over
  * repeated runs after a warm-up), images per second, the model's size, and the time of each
  * stage of the one screening path (decode, preprocess, network, heat map) on a photograph.
- * `dr-xai profile` runs this in a fresh process per model, so each peak RSS is that model's own.
+ * `dr-xai profile` runs this in a fresh process per model and round, so each peak RSS is that
+ * model's own, and combines a model's rounds with combineRounds.
  */
 import os from 'node:os';
 import sharp from 'sharp';
@@ -37,6 +38,8 @@ export interface ModelProfile {
   stages_ms: { decode: number; preprocess: number; infer: number; explain: number | null };
   photo: string;
   cores: number;
+  /** Rounds (fresh processes) the figures are the medians of. */
+  rounds: number;
 }
 
 export interface ProfileOptions {
@@ -118,5 +121,35 @@ export async function profileModel(onnxPath: string, opts: ProfileOptions = {}):
     stages_ms: stages,
     photo: photo.name,
     cores,
+    rounds: 1,
+  };
+}
+
+/**
+ * One model's profile from several rounds of profileModel, each in a fresh process: the median
+ * over the rounds of every latency, throughput and stage figure, and the largest peak RSS. The
+ * caller alternates the models between rounds, so that a drift in the machine's speed (other
+ * load, a turbo clock settling) reaches each model alike instead of whichever ran last.
+ */
+export function combineRounds(rounds: ModelProfile[]): ModelProfile {
+  if (rounds.length === 0) throw new RangeError('combineRounds: no rounds');
+  const med = (f: (p: ModelProfile) => number) => percentile(rounds.map(f), 0.5);
+  const first = rounds[0];
+  const explain = first.stages_ms.explain === null ? null : med((p) => p.stages_ms.explain ?? 0);
+  return {
+    ...first,
+    latency_ms_p50: med((p) => p.latency_ms_p50),
+    latency_ms_p95: med((p) => p.latency_ms_p95),
+    images_per_s: med((p) => p.images_per_s),
+    peak_rss_mb: Math.max(...rounds.map((p) => p.peak_rss_mb)),
+    latency: first.latency.map((l, i) => ({
+      batch: l.batch,
+      threads: l.threads,
+      p50Ms: med((p) => p.latency[i].p50Ms),
+      p95Ms: med((p) => p.latency[i].p95Ms),
+      imagesPerS: med((p) => p.latency[i].imagesPerS),
+    })),
+    stages_ms: { decode: med((p) => p.stages_ms.decode), preprocess: med((p) => p.stages_ms.preprocess), infer: med((p) => p.stages_ms.infer), explain },
+    rounds: rounds.reduce((n, p) => n + p.rounds, 0),
   };
 }

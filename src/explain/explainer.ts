@@ -20,7 +20,7 @@ import { readSidecar, toInputTensor, type FundusModel, type ModelSidecar } from 
 import { decodeModel, findLinearHead, headGradients, type LinearHead } from './head.ts';
 import { camFromLayer, makeCamMethod } from './cam-map.ts';
 import type { CamMethod, CamMethodName, CamVariant, LayerTensors } from './methods.ts';
-import { REFERABLE_TARGET, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
+import { constantSeed, REFERABLE_TARGET, targetProbability, targetScore, targetSeed, type CamTarget } from './targets.ts';
 
 export type GradientSource = 'auto' | 'closed-form' | 'autodiff';
 
@@ -182,13 +182,23 @@ export class CamExplainer {
       logits = res[this.info.outputs.logits].data as Float32Array;
       act = res[this.layer];
     } else {
-      // First pass for the logits (the seed depends on them), then the gradient graph.
-      const first = await this.forward(input, n);
-      logits = Float32Array.from(first.logits.flat());
+      const k = this.info.numClasses;
       const gg = await this.gradientGraph(n);
-      const seed = new Float32Array(n * this.info.numClasses);
-      for (let j = 0; j < n; j++) seed.set(targetSeed(this.logitRow(logits, j), target, this.info.task), j * this.info.numClasses);
-      const res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.layer, gg.gradient]);
+      const seed = new Float32Array(n * k);
+      const constant = constantSeed(target, k);
+      let res: Record<string, ort.Tensor>;
+      if (constant) {
+        // The seed needs no logits (a single-logit model, a class target): one pass of the
+        // gradient graph gives the logits, A and g.
+        for (let j = 0; j < n; j++) seed.set(constant, j * k);
+        res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.info.outputs.logits, this.layer, gg.gradient]);
+        logits = res[this.info.outputs.logits].data as Float32Array;
+      } else {
+        // First pass for the logits (the seed depends on them), then the gradient graph.
+        logits = Float32Array.from((await this.forward(input, n)).logits.flat());
+        for (let j = 0; j < n; j++) seed.set(targetSeed(this.logitRow(logits, j), target, this.info.task), j * k);
+        res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.layer, gg.gradient]);
+      }
       act = res[this.layer];
       grads = res[gg.gradient].data as Float32Array;
     }

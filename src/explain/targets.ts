@@ -57,19 +57,24 @@ export function targetScore(logits: ArrayLike<number>, target: CamTarget, task: 
   return logSumExp(logits, from, k) - logSumExp(logits, 0, from);
 }
 
+/**
+ * dS/dz when it does not depend on the logits (a class target, or a single-logit model: one-hot),
+ * else null. With a constant seed the backward pass needs no forward pass first.
+ */
+export function constantSeed(target: CamTarget, k: number): Float64Array | null {
+  checkTarget(target, k);
+  if (target.kind !== 'class' && k !== 1) return null;
+  const seed = new Float64Array(k);
+  seed[target.kind === 'class' ? target.index : 0] = 1;
+  return seed;
+}
+
 /** dS/dz for one image's logits (the seed of the backward pass). */
 export function targetSeed(logits: ArrayLike<number>, target: CamTarget, task: Task): Float64Array {
   const k = logits.length;
-  checkTarget(target, k);
+  const constant = constantSeed(target, k);
+  if (constant) return constant;
   const seed = new Float64Array(k);
-  if (target.kind === 'class') {
-    seed[target.index] = 1;
-    return seed;
-  }
-  if (k === 1) {
-    seed[0] = 1;
-    return seed;
-  }
   if (isOrdinal(task, k)) {
     // m_j = min(z_0..z_j): its gradient is one-hot on the smallest (z_j on a tie; consistent
     // thresholds have z_j smallest anyway).

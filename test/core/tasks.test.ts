@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DrXaiError, gradeProbabilities, isOrdinal, monotoneCumulativeLogits, positiveProbability } from '../../src/core/index.ts';
 import { predictedGrades } from '../../src/evaluate/index.ts';
 import { targetProbability, targetScore, targetSeed, REFERABLE_TARGET, type CamTarget } from '../../src/explain/index.ts';
+import { constantSeed } from '../../src/explain/targets.ts';
 import { targetsFor } from '../../src/train/index.ts';
 import type { Sample } from '../../src/data/index.ts';
 
@@ -56,6 +57,10 @@ test('CAM targets: sigmoid(S) is the reported referable probability and the seed
         return (targetScore(up, target, task) - targetScore(down, target, task)) / (2 * h);
       });
       close(Array.from(seed), numeric, 1e-6);
+      // where the explainer skips the forward pass, the seed must be the same for any logits
+      const constant = constantSeed(target, z.length);
+      assert.equal(constant !== null, target.kind === 'class' || z.length === 1);
+      if (constant) for (const other of [z.map((v) => -2 * v + 0.3), z.map((_, c) => c)]) assert.deepEqual(targetSeed(other, target, task), constant);
     }
   }
   assert.equal(targetScore([-0.5, 0.5, -1, -2], REFERABLE_TARGET, 'grade'), -0.5);

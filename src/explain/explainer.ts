@@ -184,21 +184,14 @@ export class CamExplainer {
     } else {
       const k = this.info.numClasses;
       const gg = await this.gradientGraph(n);
-      const seed = new Float32Array(n * k);
+      // A seed that depends on the logits needs a forward pass first; a constant one (a
+      // single-logit model, a class target) does not, and the gradient graph gives the logits.
       const constant = constantSeed(target, k);
-      let res: Record<string, ort.Tensor>;
-      if (constant) {
-        // The seed needs no logits (a single-logit model, a class target): one pass of the
-        // gradient graph gives the logits, A and g.
-        for (let j = 0; j < n; j++) seed.set(constant, j * k);
-        res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.info.outputs.logits, this.layer, gg.gradient]);
-        logits = res[this.info.outputs.logits].data as Float32Array;
-      } else {
-        // First pass for the logits (the seed depends on them), then the gradient graph.
-        logits = Float32Array.from((await this.forward(input, n)).logits.flat());
-        for (let j = 0; j < n; j++) seed.set(targetSeed(this.logitRow(logits, j), target, this.info.task), j * k);
-        res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, [this.layer, gg.gradient]);
-      }
+      const first = constant ? null : Float32Array.from((await this.forward(input, n)).logits.flat());
+      const seed = new Float32Array(n * k);
+      for (let j = 0; j < n; j++) seed.set(first ? targetSeed(this.logitRow(first, j), target, this.info.task) : (constant as Float64Array), j * k);
+      const res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, first ? [this.layer, gg.gradient] : [this.info.outputs.logits, this.layer, gg.gradient]);
+      logits = first ?? (res[this.info.outputs.logits].data as Float32Array);
       act = res[this.layer];
       grads = res[gg.gradient].data as Float32Array;
     }

@@ -9,7 +9,7 @@ export { corruptImageError, decodeImage, encodePng, writePng, DEFAULT_MAX_PIXELS
 export { sniffImageFormat, type ImageFormat } from './format.ts';
 export { isDicom, readDicomPhotograph, type DicomPhotograph } from './dicom.ts';
 export { checkImageGeometry } from './limits.ts';
-export { toCsv, type CsvValue } from './csv.ts';
+export { toCsv, type CsvValue } from './csv-writer.ts';
 export { DISCLAIMER } from './disclaimer.ts';
 export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, isOrdinal, monotoneCumulativeLogits, gradeProbabilities, referableFromGradeProbabilities, GRADE_HEADS, type GradeHead, firstPositiveClass, softmaxRows, positiveProbability } from './tasks.ts';
 export { writeHtmlReport, htmlPage, escapeHtml } from './html-report.ts';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DrXaiError, assertDirectory } from '../core/index.ts';
-import { readCsvTable, readFirstLine, headerHas, type CsvTable } from './csv.ts';
+import { readCsvTable, readFirstLine, headerHas, type CsvTable } from './csv-reader.ts';
 import { DATASET_FORMATS, type Dataset, type DatasetFormat, type Sample } from './types.ts';
 
 /*

@@ -1,5 +1,5 @@
 import { DrXaiError, toCsv, writeFileAtomic } from '../core/index.ts';
-import { readCsvTable } from './csv.ts';
+import { readCsvTable } from './csv-reader.ts';
 import { SPLIT_NAMES, type SplitAssignment, type SplitName } from './split.ts';
 import type { Dataset, Sample } from './types.ts';
 

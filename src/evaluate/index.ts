@@ -10,6 +10,8 @@ export {
   confusionAt,
   metricsAtThreshold,
   type OperatingMode,
+  OPERATING_MODES,
+  parseOperatingMode,
   type OperatingPoint,
   type Confusion,
   type ThresholdMetrics,

@@ -17,7 +17,18 @@ import { checkBinaryInputs } from './validate.ts';
  *   sample: with 1,960 of them a point estimate of 0.95 has a standard error near 0.005).
  * Decision rule everywhere: a sample is called positive (referable) when score >= threshold.
  */
-export type OperatingMode = 'constrained' | 'closest' | 'conservative';
+export const OPERATING_MODES = ['constrained', 'closest', 'conservative'] as const;
+export type OperatingMode = (typeof OPERATING_MODES)[number];
+
+/** The one check of an operating-mode name (`what` names its source in the error, e.g. '--mode'). */
+export function parseOperatingMode(value: string, what = 'operating mode', allowed: readonly OperatingMode[] = OPERATING_MODES): OperatingMode {
+  const mode = allowed.find((m) => m === value);
+  if (!mode) {
+    const names = allowed.map((m) => `'${m}'`);
+    throw new DrXaiError(`${what} must be ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names[names.length - 1]}, got '${value}'`);
+  }
+  return mode;
+}
 
 export interface OperatingPoint {
   threshold: number;
@@ -42,9 +53,8 @@ export function chooseOperatingPoint(
   opts: { targetSpecificity?: number; mode?: OperatingMode } = {},
 ): OperatingPoint {
   const target = opts.targetSpecificity ?? 0.95;
-  const mode = opts.mode ?? 'constrained';
+  const mode = parseOperatingMode(opts.mode ?? 'constrained');
   if (!(target > 0 && target < 1)) throw new DrXaiError(`target specificity must be in (0, 1), got ${target}`);
-  if (mode !== 'constrained' && mode !== 'closest' && mode !== 'conservative') throw new DrXaiError(`operating mode must be 'constrained', 'closest' or 'conservative', got '${mode}'`);
   const { positives: P, negatives: N } = checkBinaryInputs(labels, scores, 'operating point');
   const curve = binaryClfCurve(labels, scores);
   const thresholds = [Infinity, ...curve.thresholds];

@@ -203,8 +203,8 @@ function predictionsCsv(prepared: PreparedSplit[], threshold: number, grade: boo
   return toCsv(['split', 'id', 'label', 'score', 'decision', ...gradeCols], rows, { nullAs: 'NA' });
 }
 
-const f3 = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(3) : String(x));
-const withCi = (x: number, i: { lo: number; hi: number }) => `${f3(x)} [${f3(i.lo)}, ${f3(i.hi)}]`;
+const threeDecimals = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(3) : String(x));
+const withInterval = (x: number, i: { lo: number; hi: number }) => `${threeDecimals(x)} [${threeDecimals(i.lo)}, ${threeDecimals(i.hi)}]`;
 
 /** A short fixed-width table of the headline metrics for the terminal (3 decimals, 95% CIs). */
 export function formatMetricsTable(rows: MetricsRow[]): string {
@@ -212,9 +212,9 @@ export function formatMetricsTable(rows: MetricsRow[]): string {
   const header = ['split', 'n', 'pos', 'AUROC [95% CI]', 'AP [95% CI]', 'threshold', 'sens [95% CI]', 'spec [95% CI]', 'PPV', 'NPV', 'Brier', 'ECE', ...(grade ? ['QWK'] : [])];
   const body = rows.map((r) => [
     r.split, String(r.n), String(r.positives),
-    withCi(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi }), withCi(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi }),
-    f3(r.threshold), withCi(r.sens, { lo: r.sens_lo, hi: r.sens_hi }), withCi(r.spec, { lo: r.spec_lo, hi: r.spec_hi }),
-    f3(r.ppv), f3(r.npv), f3(r.brier), f3(r.ece), ...(grade ? [f3(r.qwk)] : []),
+    withInterval(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi }), withInterval(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi }),
+    threeDecimals(r.threshold), withInterval(r.sens, { lo: r.sens_lo, hi: r.sens_hi }), withInterval(r.spec, { lo: r.spec_lo, hi: r.spec_hi }),
+    threeDecimals(r.ppv), threeDecimals(r.npv), threeDecimals(r.brier), threeDecimals(r.ece), ...(grade ? [threeDecimals(r.qwk)] : []),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((line) => line[c].length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
@@ -231,12 +231,12 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
     md.push('');
   }
   md.push('## Operating point', '');
-  md.push(`Decision rule: an image is called **referable** when its score (predicted probability of referable DR${result.task === 'grade' ? ', P(grade >= 2) = sum of the grade 2-4 probabilities' : ''}) is **>= ${f3(threshold)}** (exact threshold ${threshold}).`, '');
+  md.push(`Decision rule: an image is called **referable** when its score (predicted probability of referable DR${result.task === 'grade' ? ', P(grade >= 2) = sum of the grade 2-4 probabilities' : ''}) is **>= ${threeDecimals(threshold)}** (exact threshold ${threshold}).`, '');
   if (thresholdSource.kind === 'tuned') {
     const how = thresholdSource.mode === 'constrained'
       ? `the highest sensitivity with specificity >= ${thresholdSource.targetSpecificity}`
       : `the specificity closest to ${thresholdSource.targetSpecificity} (the reference study's rule)`;
-    md.push(`Tuned on split **${thresholdSource.split}** for ${how}: sensitivity ${f3(thresholdSource.sensitivity)}, specificity ${f3(thresholdSource.specificity)} there. It is applied unchanged to every other split, so only those are unbiased estimates.`, '');
+    md.push(`Tuned on split **${thresholdSource.split}** for ${how}: sensitivity ${threeDecimals(thresholdSource.sensitivity)}, specificity ${threeDecimals(thresholdSource.specificity)} there. It is applied unchanged to every other split, so only those are unbiased estimates.`, '');
     if (threshold === Infinity) md.push('**Warning:** no finite threshold met the specificity target; the operating point calls nothing referable.', '');
   } else {
     md.push('Threshold given by the caller (stored from an earlier tuning) and applied unchanged to every split; nothing was tuned on these data.', '');
@@ -248,21 +248,21 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
   md.push(`|---|---:|---:|---|---|---|---|---:|---:|---:|---:|---:${grade ? '|---:' : ''}|`);
   for (const r of rows) {
     const tunedHere = thresholdSource.kind === 'tuned' && thresholdSource.split === r.split ? ' (threshold tuned here)' : '';
-    md.push(`| ${r.split}${tunedHere} | ${r.n} | ${r.positives} | ${withCi(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi })} | ${withCi(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi })} | ${withCi(r.sens, { lo: r.sens_lo, hi: r.sens_hi })} | ${withCi(r.spec, { lo: r.spec_lo, hi: r.spec_hi })} | ${f3(r.ppv)} | ${f3(r.npv)} | ${f3(r.f1)} | ${f3(r.brier)} | ${f3(r.ece)}${grade ? ` | ${f3(r.qwk)}` : ''} |`);
+    md.push(`| ${r.split}${tunedHere} | ${r.n} | ${r.positives} | ${withInterval(r.auroc, { lo: r.auroc_lo, hi: r.auroc_hi })} | ${withInterval(r.auprc, { lo: r.auprc_lo, hi: r.auprc_hi })} | ${withInterval(r.sens, { lo: r.sens_lo, hi: r.sens_hi })} | ${withInterval(r.spec, { lo: r.spec_lo, hi: r.spec_hi })} | ${threeDecimals(r.ppv)} | ${threeDecimals(r.npv)} | ${threeDecimals(r.f1)} | ${threeDecimals(r.brier)} | ${threeDecimals(r.ece)}${grade ? ` | ${threeDecimals(r.qwk)}` : ''} |`);
   }
   md.push('', '### Confusion at the operating point, with Wilson 95% intervals (cross-check)', '');
   md.push('| split | TP | FP | TN | FN | sensitivity (Wilson) | specificity (Wilson) | PPV (Wilson) | NPV (Wilson) |');
   md.push('|---|---:|---:|---:|---:|---|---|---|---|');
   for (const e of splits) {
     const a = e.atThreshold;
-    const w = (x: number | null, i: Interval | null) => (x === null || i === null ? 'n/a' : withCi(x, i));
+    const w = (x: number | null, i: Interval | null) => (x === null || i === null ? 'n/a' : withInterval(x, i));
     md.push(`| ${e.split} | ${a.tp} | ${a.fp} | ${a.tn} | ${a.fn} | ${w(a.sensitivity, a.wilson.sensitivity)} | ${w(a.specificity, a.wilson.specificity)} | ${w(a.ppv, a.wilson.ppv)} | ${w(a.npv, a.wilson.npv)} |`);
   }
   md.push('', 'PPV and NPV depend on the prevalence of the split and do not transfer to a population with another prevalence.', '');
   if (grade) {
     md.push('## Five-grade agreement', '', 'Predicted grade = the expected grade sum_g g P(g), rounded (see src/evaluate/grade.ts). Quadratic weighted kappa over the full 0-4 scale. Rows: true grade, columns: predicted grade.', '');
     for (const e of splits) {
-      md.push(`**${e.split}**: QWK ${f3(e.qwk)}`, '', '| true \\ pred | 0 | 1 | 2 | 3 | 4 |', '|---|---:|---:|---:|---:|---:|');
+      md.push(`**${e.split}**: QWK ${threeDecimals(e.qwk)}`, '', '| true \\ pred | 0 | 1 | 2 | 3 | 4 |', '|---|---:|---:|---:|---:|---:|');
       e.gradeConfusion!.forEach((row, g) => md.push(`| ${g} | ${row.join(' | ')} |`));
       md.push('');
     }

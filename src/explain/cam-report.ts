@@ -135,7 +135,7 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
   const csvFile = path.join(opts.outDir, 'cams.csv');
   await writeFileAtomic(csvFile, csv);
   files.push(csvFile);
-  const f3 = (x: number | undefined) => (x === undefined ? '' : x.toFixed(3));
+  const threeDecimals = (x: number | undefined) => (x === undefined ? '' : x.toFixed(3));
   const md = [
     `# ${explainer.method.name} heat maps: ${path.basename(explainer.onnxPath)}`,
     '',
@@ -145,7 +145,7 @@ export async function explainCases(explainer: CamExplainer, cases: CamCase[], op
     '',
     '| id | grade | probability | decision | deletion AUC | insertion AUC |',
     '|---|---|---:|---|---:|---:|',
-    ...results.map((r) => `| ${r.id} | ${gradeText(r.grade)} | ${r.probability.toFixed(3)} | ${r.decision} | ${f3(r.faithfulness?.deletionAuc)} | ${f3(r.faithfulness?.insertionAuc)} |`),
+    ...results.map((r) => `| ${r.id} | ${gradeText(r.grade)} | ${r.probability.toFixed(3)} | ${r.decision} | ${threeDecimals(r.faithfulness?.deletionAuc)} | ${threeDecimals(r.faithfulness?.insertionAuc)} |`),
     '',
     '![board](board.png)',
     '',

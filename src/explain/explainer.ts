@@ -183,17 +183,17 @@ export class CamExplainer {
       act = res[this.layer];
     } else {
       const k = this.info.numClasses;
-      const gg = await this.gradientGraph(n);
+      const backward = await this.gradientGraph(n);
       // A seed that depends on the logits needs a forward pass first; a constant one (a
       // single-logit model, a class target) does not, and the gradient graph gives the logits.
       const constant = constantSeed(target, k);
       const first = constant ? null : Float32Array.from((await this.forward(input, n)).logits.flat());
       const seed = new Float32Array(n * k);
       for (let j = 0; j < n; j++) seed.set(first ? targetSeed(this.logitRow(first, j), target, this.info.task) : (constant as Float64Array), j * k);
-      const res = await runGraph(gg.session, gg.graph, { [this.info.input.name]: input, [gg.seed]: seed }, first ? [this.layer, gg.gradient] : [this.info.outputs.logits, this.layer, gg.gradient]);
+      const res = await runGraph(backward.session, backward.graph, { [this.info.input.name]: input, [backward.seed]: seed }, first ? [this.layer, backward.gradient] : [this.info.outputs.logits, this.layer, backward.gradient]);
       logits = first ?? (res[this.info.outputs.logits].data as Float32Array);
       act = res[this.layer];
-      grads = res[gg.gradient].data as Float32Array;
+      grads = res[backward.gradient].data as Float32Array;
     }
     const dims = act.dims;
     if (dims.length !== 4) throw new DrXaiError(`layer '${this.layer}' has shape [${dims.join(', ')}]; a CAM needs an (N, C, h, w) activation`, { file: this.onnxPath });
@@ -275,18 +275,18 @@ export class CamExplainer {
   }
 
   private async gradientGraph(n: number): Promise<GradientGraph> {
-    let gg = this.gradientGraphs.get(n);
-    if (!gg) {
-      const q = explanationGraph(this.bytes, this.info, this.layer, n, this.onnxPath);
-      gg = { ...q, session: await createSession(q.graph, { threads: this.opts.threads, memoryArena: true }) };
-      this.gradientGraphs.set(n, gg);
+    let cached = this.gradientGraphs.get(n);
+    if (!cached) {
+      const built = explanationGraph(this.bytes, this.info, this.layer, n, this.onnxPath);
+      cached = { ...built, session: await createSession(built.graph, { threads: this.opts.threads, memoryArena: true }) };
+      this.gradientGraphs.set(n, cached);
     }
-    return gg;
+    return cached;
   }
 
   async release(): Promise<void> {
     await this.session.release();
-    for (const gg of this.gradientGraphs.values()) await gg.session.release();
+    for (const g of this.gradientGraphs.values()) await g.session.release();
     this.gradientGraphs.clear();
   }
 }

@@ -104,7 +104,7 @@ export class GradCamPlusPlus extends CamMethod {
   channelWeights(t: LayerTensors): Float64Array {
     const g = needGradients(t, this.name);
     const plane = t.height * t.width;
-    const pgc = this.variant === 'pytorch-grad-cam';
+    const pytorchGradCamEps = this.variant === 'pytorch-grad-cam';
     const w = new Float64Array(t.channels);
     for (let k = 0; k < t.channels; k++) {
       let sumA = 0;
@@ -116,7 +116,7 @@ export class GradCamPlusPlus extends CamMethod {
         const g2 = gi * gi;
         let denom = 2 * g2 + sumA * g2 * gi;
         let alpha: number;
-        if (pgc) alpha = g2 / (denom + 1e-6);
+        if (pytorchGradCamEps) alpha = g2 / (denom + 1e-6);
         else {
           if (denom === 0) denom = 1;
           alpha = g2 / denom;

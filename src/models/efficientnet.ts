@@ -3,7 +3,8 @@
  * Convolutional Neural Networks", ICML 2019) built from the compound-scaling definition: the B0
  * stage table (Table 1) scaled by width / depth multipliers. Parameter names, initialisation and
  * channel rounding follow timm's `efficientnet_b*` (PyTorch padding k//2, BatchNorm eps 1e-5),
- * so timm state dicts map one to one (see /work/shared/reference/effnet_b0_keys.txt).
+ * so timm state dicts map one to one (timm's key list for B0 and B3 ships in the shared reference
+ * folder, ../shared/reference/effnet_b*_keys.txt, which test/engine checks against).
  */
 import { GraphBuilder, bceWithLogitsLoss, crossEntropyLoss } from '../engine/index.ts';
 import type { Graph } from '../engine/index.ts';

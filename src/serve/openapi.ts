@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DISCLAIMER } from '../core/index.ts';
 import { ErrorResponse, ExplainResponse, HealthResponse, ModelResponse, ModelsResponse, ScreenResponse } from './schemas.ts';
-import type { ServeLimits } from './server.ts';
+import type { ServeLimits } from './limits.ts';
 
 const schema = (s: z.ZodType): Record<string, unknown> => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;

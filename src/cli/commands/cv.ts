@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DISCLAIMER, DrXaiError } from '../../core/index.ts';
+import { DISCLAIMER } from '../../core/index.ts';
+import { parseOperatingMode } from '../../evaluate/index.ts';
 import { findDuplicateGroups, loadDataset, parseFormat, stratifiedFolds, writeSplitCsv } from '../../data/index.ts';
 import { readSidecar, writeSidecar } from '../../models/index.ts';
 import { crossValidate, defaultRunName, preparePreprocessed, preprocessConfigOf, sharedCacheDir } from '../../train/index.ts';
@@ -39,8 +40,7 @@ Writes <out_dir>/<run>-cv/{fold-<i>.csv, cv.json, oof_predictions.csv}. ${DISCLA
     .action(async (opts: CvCliOptions) => {
       const cfg = await recipeFrom(opts);
       const k = numberOption(opts.folds, '--folds', { integer: true, min: 2, max: 20 });
-      const mode = opts.mode === 'constrained' ? 'constrained' : opts.mode === 'conservative' ? 'conservative' : undefined;
-      if (!mode) throw new DrXaiError(`--mode must be conservative or constrained, got '${opts.mode}'`);
+      const mode = parseOperatingMode(opts.mode, '--mode', ['conservative', 'constrained']);
       // Fail on a bad package before hours of training, not after.
       if (opts.applyTo) await readSidecar(opts.applyTo);
       const dataset = await loadDataset(cfg.data_root, parseFormat(cfg.data_format));

@@ -5,11 +5,11 @@
  * left out and listed, never scored as negatives), every metric is src/evaluate's.
  */
 import type { Command } from 'commander';
-import { DISCLAIMER, DrXaiError, labelFor, progressBar } from '../../core/index.ts';
-import { loadDataset, parseFormat, readSplitCsv, type Sample } from '../../data/index.ts';
-import { evaluatePredictions, formatMetricsTable, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
-import { loadModel, type FundusModel, defaultModelPath } from '../../models/index.ts';
-import { screenFiles, type Screening } from '../../screening/index.ts';
+import { DISCLAIMER, progressBar } from '../../core/index.ts';
+import { loadDataset, parseFormat, readSplitCsv } from '../../data/index.ts';
+import { evaluatePredictions, formatMetricsTable, parseOperatingMode, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
+import { loadModel, defaultModelPath } from '../../models/index.ts';
+import { planEvaluation, scoreLabelledSplit } from '../../screening/index.ts';
 import { numberOption } from '../options.ts';
 
 interface EvaluateCliOptions {
@@ -26,39 +26,6 @@ interface EvaluateCliOptions {
   outDir: string;
   batchSize: string;
   quiet?: boolean;
-}
-
-async function scoreSplit(model: FundusModel, name: string, samples: Sample[], opts: EvaluateCliOptions, excluded: ExcludedImage[]): Promise<SplitPredictions> {
-  const bar = progressBar(`scoring ${name}`.padEnd(14), samples.length, { quiet: opts.quiet });
-  let shown = 0;
-  const results = await screenFiles(model, samples, {
-    batchSize: numberOption(opts.batchSize, '--batch-size', { integer: true, min: 1, max: 512 }),
-    onProgress: (done) => {
-      bar.tick(done - shown);
-      shown = done;
-    },
-  });
-  bar.stop();
-  const scored: Array<{ id: string; screening: Screening & { probability: number } }> = [];
-  for (const r of results) {
-    if ('error' in r) excluded.push({ split: name, id: r.id, kind: 'unreadable', reason: r.error });
-    else if (!r.screening.gradable || r.screening.probability === null) excluded.push({ split: name, id: r.id, kind: 'ungradable', reason: r.screening.reasons.join('; ') });
-    else scored.push(r as { id: string; screening: Screening & { probability: number } });
-  }
-  if (scored.length === 0 && samples.length > 0) {
-    throw new DrXaiError(`no image of the ${name} split could be scored; first reason: ${excluded.find((e) => e.split === name)?.reason}`);
-  }
-  const gradeOf = new Map(samples.map((s) => [s.id, s.grade]));
-  const task = model.info.task;
-  const labels = scored.map((s) => {
-    const grade = gradeOf.get(s.id);
-    if (grade === null || grade === undefined) throw new DrXaiError(`image '${s.id}' has no grade; evaluation needs labelled data`);
-    return labelFor(grade, task);
-  });
-  const ids = scored.map((s) => s.id);
-  return task === 'grade'
-    ? { ids, labels, gradeProbs: scored.map((s) => s.screening.classProbabilities as number[]) }
-    : { ids, labels, scores: scored.map((s) => s.screening.probability) };
 }
 
 export function register(program: Command): void {
@@ -94,39 +61,43 @@ metrics and listed, never scored as negatives. ${DISCLAIMER}`,
     .action(async (opts: EvaluateCliOptions) => {
       opts.model ??= await defaultModelPath('referable');
       const fixSpec = numberOption(opts.fixSpec, '--fix-spec', { min: 0, max: 1 });
-      if (opts.mode !== 'constrained' && opts.mode !== 'closest' && opts.mode !== 'conservative') throw new DrXaiError(`--mode must be constrained, conservative or closest, got '${opts.mode}'`);
-      if (opts.thresholdFrom !== 'val' && opts.thresholdFrom !== 'model') throw new DrXaiError(`--threshold-from must be val or model, got '${opts.thresholdFrom}'`);
+      const mode = parseOperatingMode(opts.mode, '--mode');
+      const batchSize = numberOption(opts.batchSize, '--batch-size', { integer: true, min: 1, max: 512 });
+      const bootstrap = numberOption(opts.bootstrap, '--bootstrap', { integer: true, min: 1, max: 1e6 });
+      const seed = numberOption(opts.seed, '--seed', { integer: true, min: 0, max: 2 ** 32 - 1 });
       const model = await loadModel(opts.model);
-      let storedThreshold: number | undefined;
-      if (opts.thresholdFrom === 'model') {
-        if (!model.info.operatingPoint) throw new DrXaiError('--threshold-from model: the model has no stored operating point', { file: opts.model });
-        storedThreshold = model.info.operatingPoint.threshold;
-      }
       const dataset = await loadDataset(opts.data, parseFormat(opts.format));
       for (const s of dataset.skipped) process.stderr.write(`skipped by the loader: ${s.count} ${s.reason}\n`);
-      const subsets: Record<string, Sample[]> = {};
-      if (opts.split) {
-        const assignment = await readSplitCsv(opts.split, dataset);
-        for (const name of opts.subsets.split(',').map((s) => s.trim())) {
-          if (name !== 'train' && name !== 'val' && name !== 'test') throw new DrXaiError(`--subsets: unknown split '${name}' (train, val, test)`);
-          if (assignment[name].length > 0) subsets[name] = assignment[name];
-        }
-      } else {
-        if (storedThreshold === undefined) throw new DrXaiError('without --split there is no validation split to tune on: add --threshold-from model');
-        subsets.external = dataset.samples;
-      }
-      if (storedThreshold === undefined && !subsets.val) throw new DrXaiError('the threshold is tuned on the val split, which is empty or not selected (or use --threshold-from model)');
+      const plan = planEvaluation({
+        assignment: opts.split ? await readSplitCsv(opts.split, dataset) : undefined,
+        all: dataset.samples,
+        subsets: opts.subsets.split(',').map((s) => s.trim()),
+        thresholdFrom: opts.thresholdFrom,
+        storedThreshold: model.info.operatingPoint?.threshold,
+        modelFile: opts.model,
+      });
       const excluded: ExcludedImage[] = [];
       const splits: Record<string, SplitPredictions> = {};
-      for (const [name, samples] of Object.entries(subsets)) splits[name] = await scoreSplit(model, name, samples, opts, excluded);
+      for (const [name, samples] of Object.entries(plan.splits)) {
+        const bar = progressBar(`scoring ${name}`.padEnd(14), samples.length, { quiet: opts.quiet });
+        let shown = 0;
+        splits[name] = await scoreLabelledSplit(model, name, samples, excluded, {
+          batchSize,
+          onProgress: (done) => {
+            bar.tick(done - shown);
+            shown = done;
+          },
+        });
+        bar.stop();
+      }
       const result = await evaluatePredictions({
         splits,
         task: model.info.task === 'grade' ? 'grade' : 'referable',
         fixSpecificity: fixSpec,
-        mode: opts.mode,
-        thresholdFrom: storedThreshold,
-        bootstrap: numberOption(opts.bootstrap, '--bootstrap', { integer: true, min: 0, max: 1e6 }),
-        seed: numberOption(opts.seed, '--seed', { integer: true, min: 0, max: 2 ** 32 - 1 }),
+        mode,
+        thresholdFrom: plan.threshold,
+        bootstrap,
+        seed,
         outDir: opts.outDir,
         modelInfo: { model: model.displayName, task: model.info.task, inputSize: model.info.input.size, data: dataset.root },
         excluded,

@@ -87,7 +87,8 @@ export interface BuildOptions {
   dropRate?: number;
 }
 
-export interface BuiltModel {
+/** A network's forward graph and the names of its input, logits and CAM features (what an architecture builds). */
+export interface ModelGraph {
   graph: Graph;
   builder: GraphBuilder;
   /** Input [N, 3, S, S]. */
@@ -101,7 +102,7 @@ export interface BuiltModel {
 }
 
 /** Build an EfficientNet forward graph (eval-form BatchNorm, initialised weights). */
-export function buildEfficientNet(config: EfficientNetConfig, opts: BuildOptions): BuiltModel {
+export function buildEfficientNet(config: EfficientNetConfig, opts: BuildOptions): ModelGraph {
   const b = new GraphBuilder(config.name);
   const pf = new ParamFactory(b, opts.seed ?? 0);
   const regularize = opts.regularize ?? false;
@@ -149,7 +150,7 @@ export function buildEfficientNet(config: EfficientNetConfig, opts: BuildOptions
 }
 
 /** EfficientNet-B0 (5,288,548 parameters with a 1000-class head). */
-export function efficientnetB0(opts: BuildOptions): BuiltModel {
+export function efficientnetB0(opts: BuildOptions): ModelGraph {
   return buildEfficientNet(EFFICIENTNET_CONFIGS.efficientnet_b0, opts);
 }
 
@@ -157,7 +158,7 @@ export function efficientnetB0(opts: BuildOptions): BuiltModel {
  * A tiny CNN in the same style (conv-bn-SiLU stem, a depthwise-separable block with SE, a 3x3
  * residual conv, 1x1 head, pooling, linear), ~62k parameters: for tests and the 2-minute demo.
  */
-export function tinyCnn(opts: BuildOptions): BuiltModel {
+export function tinyCnn(opts: BuildOptions): ModelGraph {
   const b = new GraphBuilder('tiny_cnn');
   const pf = new ParamFactory(b, opts.seed ?? 0);
   const input = b.input('image', 'float32', [opts.batch, 3, opts.imageSize, opts.imageSize]);
@@ -178,7 +179,7 @@ export type LossKind = { kind: 'bce'; posWeight?: boolean; sampleWeights?: boole
  * Append a loss to a built model: inputs `targets` [N, K] (and `pos_weight` [K],
  * `sample_weights` [N] when asked) and the scalar output `loss`. Returns the loss name.
  */
-export function addLoss(m: BuiltModel, loss: LossKind): string {
+export function addLoss(m: ModelGraph, loss: LossKind): string {
   const b = m.builder;
   const [n, k] = b.shape(m.logits);
   const targets = b.input('targets', 'float32', [n, k]);

@@ -26,7 +26,7 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   type CreateModelOptions,
-  type CreatedModel,
+  type RegisteredModel,
   type PretrainedConfig,
 } from './registry.ts';
 export {
@@ -43,7 +43,7 @@ export {
   type ImportReport,
   type WeightNaming,
 } from './weights.ts';
-export { addLoss, type BuiltModel, type LossKind } from './efficientnet.ts';
+export { addLoss, type ModelGraph, type LossKind } from './efficientnet.ts';
 export { quantizeModel, type QuantizeOptions, type QuantizedPackage } from './quantize.ts';
 export { modelPreprocessConfig } from './preprocess-config.ts';
 export { decideFromLogits, type Decision } from './decision.ts';

@@ -11,7 +11,7 @@
  * Residual connections where stride is 1 and channels are unchanged; PyTorch padding (k-1)/2.
  */
 import { GraphBuilder } from '../engine/index.ts';
-import type { BuiltModel, BuildOptions } from './efficientnet.ts';
+import type { ModelGraph, BuildOptions } from './efficientnet.ts';
 import { ParamFactory, paramsOf } from './layers.ts';
 
 /** Table 2 of the paper: expansion t, output channels c, repeats n, first stride s. */
@@ -26,7 +26,7 @@ const MOBILENET_V2_SETTINGS: readonly [number, number, number, number][] = [
 ];
 
 /** MobileNetV2 1.0 (3,504,872 parameters with a 1000-class head, as torchvision's). */
-export function mobilenetV2(opts: BuildOptions): BuiltModel {
+export function mobilenetV2(opts: BuildOptions): ModelGraph {
   const b = new GraphBuilder('mobilenet_v2');
   const pf = new ParamFactory(b, opts.seed ?? 0);
   const dropRate = opts.regularize ? opts.dropRate ?? 0.2 : 0;

@@ -6,7 +6,7 @@
  * is the small network of the tests and the demo.
  */
 import { DrXaiError } from '../core/index.ts';
-import { EFFICIENTNET_CONFIGS, buildEfficientNet, tinyCnn, type BuiltModel } from './efficientnet.ts';
+import { EFFICIENTNET_CONFIGS, buildEfficientNet, tinyCnn, type ModelGraph } from './efficientnet.ts';
 import { mobilenetV2 } from './mobilenet.ts';
 import { importWeights, readSafetensors, type ImportReport, type WeightNaming } from './weights.ts';
 
@@ -58,7 +58,8 @@ export interface CreateModelOptions {
   log?: (line: string) => void;
 }
 
-export interface CreatedModel extends BuiltModel {
+/** A ModelGraph made by createModel, with what the registry knows of it: its name, pretrained config and weight import. */
+export interface RegisteredModel extends ModelGraph {
   name: string;
   pretrainedCfg: PretrainedConfig;
   importReport?: ImportReport;
@@ -67,7 +68,7 @@ export interface CreatedModel extends BuiltModel {
 interface RegistryEntry {
   description: string;
   pretrainedCfg: PretrainedConfig;
-  build(opts: CreateModelOptions & { inputSize: number }): BuiltModel;
+  build(opts: CreateModelOptions & { inputSize: number }): ModelGraph;
 }
 
 const REGISTRY = new Map<string, RegistryEntry>();
@@ -140,7 +141,7 @@ REGISTRY.set('mobilenet_v2', {
  * (He et al. 2015, as torch.nn.init.kaiming_uniform_ with a = sqrt(5)), which for 1000 classes is
  * almost the same as timm's.
  */
-function rescaleClassifierInit(built: BuiltModel, weightName: string): void {
+function rescaleClassifierInit(built: ModelGraph, weightName: string): void {
   const w = built.graph.initializers.get(weightName);
   if (!w || w.shape.length !== 2) return;
   const [out, inFeatures] = w.shape;
@@ -165,7 +166,7 @@ export function modelInfo(name: string): { description: string; pretrainedCfg: P
  * Build a registered model's forward graph. With `pretrained`, weights are imported from a
  * .safetensors file (see importWeights); the classifier is re-initialised when its shape differs.
  */
-export async function createModel(name: string, opts: CreateModelOptions): Promise<CreatedModel> {
+export async function createModel(name: string, opts: CreateModelOptions): Promise<RegisteredModel> {
   const entry = REGISTRY.get(name);
   if (!entry) throw new DrXaiError(`unknown model '${name}' (available: ${listModels().join(', ')})`);
   if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) throw new DrXaiError(`numClasses must be a positive integer, got ${opts.numClasses}`);

@@ -23,7 +23,7 @@ import {
   saveModel,
   serializeSafetensors,
   readSafetensors,
-  type CreatedModel,
+  type RegisteredModel,
   type ModelSidecar,
 } from '../models/index.ts';
 import { checkpointExists, loadCheckpoint, saveCheckpoint, type EpochRecord, type TrainProgress } from './checkpoint.ts';
@@ -32,6 +32,7 @@ import { ImageStore, epochOrder, makeBatch, type Batch, type ImageLoader } from 
 import { writeLearningCurve, writeLogs, writeValidationPredictions } from './logs.ts';
 import { learningRateAt } from './schedule.ts';
 import { WeightEma } from './ema.ts';
+import { GradientAccumulator } from './accumulate.ts';
 
 export interface TrainData {
   /** Data set name (for the sidecar), e.g. 'aptos2019-224'. */
@@ -109,7 +110,7 @@ function configKey(cfg: TrainConfig): string {
 }
 
 interface Prepared {
-  model: CreatedModel;
+  model: RegisteredModel;
   session: TrainingSession;
   optimizer: AdamW;
   /** Parameters loaded from the pretrained weights (the rest, the classifier, was initialised here). */
@@ -334,7 +335,7 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
     }
   }
   let next = microBatches.length ? makeBatch(c.trainStore, microBatches[0], p.input, cfg.task, p.k, augment) : undefined;
-  let summed: Map<string, Float32Array> | undefined;
+  const accumulator = new GradientAccumulator();
   let images = 0;
   try {
     for (let m = 0; m < microBatches.length; m++) {
@@ -346,19 +347,13 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
       progress.epochLossSum += loss;
       progress.epochLossCount++;
       images += p.micro;
-      if (!summed) summed = grads;
-      else for (const [name, g] of grads) {
-        const acc = summed.get(name) as Float32Array;
-        for (let i = 0; i < g.length; i++) acc[i] += g[i];
-      }
-      if ((m + 1) % accum !== 0) continue;
-      // The gradient of the batch mean is the mean of the micro-batch means (equal sizes).
-      if (accum > 1) for (const g of summed.values()) for (let i = 0; i < g.length; i++) g[i] /= accum;
+      accumulator.add(grads);
+      if (accumulator.size < accum) continue;
+      const batchGrads = accumulator.mean();
       p.optimizer.lr = learningRateAt(c.schedule, progress.globalStep);
-      const stepped = headOnly ? new Map([...summed].filter(([name]) => !p.imported.has(name))) : summed;
+      const stepped = headOnly ? new Map([...batchGrads].filter(([name]) => !p.imported.has(name))) : batchGrads;
       p.optimizer.step(p.session.state, stepped);
       c.ema?.update(p.session.state, progress.globalStep);
-      summed = undefined;
       progress.globalStep++;
       progress.stepInEpoch++;
       c.stepsThisCall.n++;

@@ -43,10 +43,16 @@ test('tinyCnn trains: AdamW lowers the loss on a fixed batch, and a seeded run w
   assert.deepEqual(await run(), a);
 });
 
-test('params count of tinyCnn is in the 50-200k range', () => {
-  const m = tinyCnn({ numClasses: 5, batch: 1, imageSize: 128 });
-  const n = m.params.reduce((s, p) => s + m.graph.initializers.get(p)!.data.length, 0);
-  assert.ok(n > 50_000 && n < 200_000, `${n}`);
+test('tinyCnn has exactly the parameters of its layers (63,389 with 5 classes), whatever the input size', () => {
+  // Convolutions without bias, BatchNorm weight + bias (running statistics are buffers):
+  // stem 3*16*9 + 2*16, blocks.0 16*32*9 + 2*32, depthwise 32*9 + 2*32, SE (32*8 + 8) + (8*32 + 32),
+  // pointwise 32*64 + 2*64, blocks.2 64*64*9 + 2*64, head 64*256 + 2*256, classifier 256*5 + 5.
+  const expected = 3 * 16 * 9 + 32 + 16 * 32 * 9 + 64 + 32 * 9 + 64 + (32 * 8 + 8) + (8 * 32 + 32) + 32 * 64 + 128 + 64 * 64 * 9 + 128 + 64 * 256 + 512 + 256 * 5 + 5;
+  assert.equal(expected, 63_389);
+  for (const imageSize of [32, 128]) {
+    const m = tinyCnn({ numClasses: 5, batch: 1, imageSize });
+    assert.equal(m.params.reduce((s, p) => s + m.graph.initializers.get(p)!.data.length, 0), expected);
+  }
 });
 
 test('exported model (BN folded, masks removed, dynamic batch) reproduces the eval-mode graph to 1e-5', async () => {

@@ -4,7 +4,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gradeProbabilities, Rng, type RgbImage } from '../../src/core/index.ts';
-import { auroc, predictedGrades, quadraticWeightedKappa } from '../../src/evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../../src/evaluate/index.ts';
 import type { Sample } from '../../src/data/index.ts';
 import { createModel, loadModel, serializeSafetensors } from '../../src/models/index.ts';
 import { loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData, type TrainStep } from '../../src/train/index.ts';
@@ -100,9 +100,22 @@ test('with a weight EMA: resume after a crash is bit-identical too, and the pack
   assertSameState(plain.finalState, ref.finalState); // the live weights follow the same optimizer path
 });
 
-test('the toy task is learnt: validation AUROC well above chance', async () => {
-  const r = await train(config(await tmpDir(), { epochs: 4 }), toyData(48, 24), { quiet: true, learningCurve: false, log: () => {} });
+test('the toy task is learnt, and the package reproduces the validation the run chose by (AUROC, operating point)', async () => {
+  const data = toyData(48, 24);
+  const r = await train(config(await tmpDir(), { epochs: 4 }), data, { quiet: true, learningCurve: false, log: () => {} });
   assert.ok(r.best.valAuroc > 0.9, `best val AUROC ${r.best.valAuroc}`);
+  assert.ok(r.history[r.history.length - 1].trainLoss < r.history[0].trainLoss, 'training loss fell');
+  // The released package (inference graph, BN folded) scores the validation images as the run's
+  // own validation (training graph, eval mode) did, and the stored operating point is the one its
+  // validation predictions give.
+  const model = await loadModel(r.modelPath);
+  const pred = await model.predict(await Promise.all(data.val.map((s) => data.load(s))));
+  await model.release();
+  assert.deepEqual(r.validation.ids, data.val.map((s) => s.id));
+  pred.probability.forEach((p, i) => assert.ok(Math.abs(p - r.validation.scores[i]) < 1e-5, `${data.val[i].id}: ${p} vs ${r.validation.scores[i]}`));
+  assert.ok(Math.abs(auroc(r.validation.labels, pred.probability) - r.best.valAuroc) < 1e-6);
+  const { threshold, sensitivity, specificity } = r.sidecar.operatingPoint!;
+  assert.deepEqual({ threshold, sensitivity, specificity }, (({ threshold, sensitivity, specificity }) => ({ threshold, sensitivity, specificity }))(chooseOperatingPoint(r.validation.labels, r.validation.scores, { targetSpecificity: 0.95 })));
 });
 
 test('an existing run is not overwritten without --resume; a changed config is refused on resume', async () => {

@@ -83,7 +83,7 @@ export async function makeBatch(
   indices: number[],
   input: ModelSidecar['input'],
   task: Task,
-  k: number,
+  outputs: number,
   augment?: { cfg: AugmentConfig; seed: number; epoch: number },
 ): Promise<Batch> {
   const images = await Promise.all(
@@ -94,5 +94,5 @@ export async function makeBatch(
       return applyAugment(img, drawAugment(rng, augment.cfg, img.width));
     }),
   );
-  return { image: toInputTensor(images, input), targets: targetsFor(indices.map((i) => store.samples[i]), task, k) };
+  return { image: toInputTensor(images, input), targets: targetsFor(indices.map((i) => store.samples[i]), task, outputs) };
 }

@@ -109,19 +109,22 @@ function configKey(cfg: TrainConfig): string {
   });
 }
 
-interface Prepared {
+/** What a run trains with: the model, its ONNX Runtime training session, the optimizer and their sizes. */
+interface TrainingSetup {
   model: RegisteredModel;
   session: TrainingSession;
   optimizer: AdamW;
   /** Parameters loaded from the pretrained weights (the rest, the classifier, was initialised here). */
   imported: Set<string>;
   loss: string;
-  k: number;
-  micro: number;
+  /** Logits per image (1 for a binary task, 5 or 4 for the grade heads). */
+  outputs: number;
+  /** Images per forward/backward pass (the batch is accumulated over batch_size / microBatch of them). */
+  microBatch: number;
   input: ModelSidecar['input'];
 }
 
-async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prepared> {
+async function setUpTraining(cfg: TrainConfig, log: (l: string) => void): Promise<TrainingSetup> {
   const k = outputsFor(cfg.task, cfg.grade_head);
   const micro = cfg.micro_batch_size ?? cfg.batch_size;
   const model = await createModel(cfg.model_name, {
@@ -161,7 +164,7 @@ async function prepare(cfg: TrainConfig, log: (l: string) => void): Promise<Prep
     lrScale: (name) => (imported.has(name) ? cfg.pretrained_lr_scale : 1),
   });
   const { mean, std } = model.pretrainedCfg;
-  return { model, session, optimizer, imported, loss, k, micro, input: { name: 'image', size: cfg.img_size, mean, std } };
+  return { model, session, optimizer, imported, loss, outputs: k, microBatch: micro, input: { name: 'image', size: cfg.img_size, mean, std } };
 }
 
 /** Positive-class weight of the BCE loss: fixed, or negatives / positives of the training split. */
@@ -184,39 +187,39 @@ interface Validation {
   metric: number;
 }
 
-async function validate(p: Prepared, cfg: TrainConfig, store: ImageStore, posWeight: number): Promise<Validation> {
+async function validate(p: TrainingSetup, cfg: TrainConfig, store: ImageStore, posWeight: number): Promise<Validation> {
   const n = store.samples.length;
-  const logits = new Float32Array(n * p.k);
+  const logits = new Float32Array(n * p.outputs);
   let lossSum = 0;
   let lossBatches = 0;
-  for (let start = 0; start < n; start += p.micro) {
-    const idx = Array.from({ length: p.micro }, (_, j) => (start + j < n ? start + j : start));
-    const batch = await makeBatch(store, idx, p.input, cfg.task, p.k);
+  for (let start = 0; start < n; start += p.microBatch) {
+    const idx = Array.from({ length: p.microBatch }, (_, j) => (start + j < n ? start + j : start));
+    const batch = await makeBatch(store, idx, p.input, cfg.task, p.outputs);
     const out = await p.session.evaluate(feedsOf(batch, p, posWeight), [p.model.logits, p.loss]);
-    const count = Math.min(p.micro, n - start);
-    logits.set(out[p.model.logits].subarray(0, count * p.k), start * p.k);
+    const count = Math.min(p.microBatch, n - start);
+    logits.set(out[p.model.logits].subarray(0, count * p.outputs), start * p.outputs);
     // The validation loss averages whole micro-batches only: the padded last one would count
     // its repeated image several times.
-    if (count === p.micro) {
+    if (count === p.microBatch) {
       lossSum += out[p.loss][0];
       lossBatches++;
     }
   }
-  const scores = positiveProbability(logits, cfg.task, p.k);
+  const scores = positiveProbability(logits, cfg.task, p.outputs);
   const labels = store.samples.map((s) => labelFor(s.grade as number, cfg.task === 'grade' ? 'referable' : cfg.task));
   const hasBoth = labels.includes(0) && labels.includes(1);
   const a = hasBoth ? auroc(labels, scores) : NaN;
   let qwk: number | undefined;
-  if (cfg.task === 'grade') qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), predictedGrades(gradeProbabilities(logits, p.k)));
+  if (cfg.task === 'grade') qwk = quadraticWeightedKappa(store.samples.map((s) => s.grade as number), predictedGrades(gradeProbabilities(logits, p.outputs)));
   // A validation split with one class has no AUROC; the (negated) loss then ranks the epochs.
   const loss = lossBatches ? lossSum / lossBatches : NaN;
   const metric = cfg.task === 'grade' ? (qwk as number) : Number.isFinite(a) ? a : -loss;
   return { loss, logits, scores, labels, auroc: a, qwk, metric };
 }
 
-function feedsOf(batch: Batch, p: Prepared, posWeight: number): Record<string, Float32Array> {
+function feedsOf(batch: Batch, p: TrainingSetup, posWeight: number): Record<string, Float32Array> {
   const feeds: Record<string, Float32Array> = { [p.model.input]: batch.image, targets: batch.targets };
-  if (p.k === 1) feeds.pos_weight = Float32Array.of(posWeight);
+  if (p.outputs === 1) feeds.pos_weight = Float32Array.of(posWeight);
   return feeds;
 }
 
@@ -252,7 +255,7 @@ function freshProgress(cfg: TrainConfig, train: readonly Sample[]): TrainProgres
 class CheckpointSaver {
   readonly file: string;
   readonly bestFile: string;
-  constructor(dir: string, private readonly key: string, private readonly p: Prepared, private readonly ema?: WeightEma) {
+  constructor(dir: string, private readonly key: string, private readonly p: TrainingSetup, private readonly ema?: WeightEma) {
     this.file = path.join(dir, 'checkpoint.safetensors');
     this.bestFile = path.join(dir, 'best.safetensors');
   }
@@ -296,7 +299,7 @@ class CheckpointSaver {
 /** What one epoch of training needs besides the model. */
 interface EpochContext {
   cfg: TrainConfig;
-  p: Prepared;
+  p: TrainingSetup;
   progress: TrainProgress;
   trainStore: ImageStore;
   posWeight: number;
@@ -320,7 +323,7 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
   const { cfg, p, progress, stepsPerEpoch } = c;
   const epoch = progress.epoch;
   const started = Date.now();
-  const accum = cfg.batch_size / p.micro;
+  const accum = cfg.batch_size / p.microBatch;
   const bar = progressBar(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch, { quiet: c.opts.quiet, extra: 'loss {loss} | {ips} img/s' });
   bar.tick(progress.stepInEpoch, { loss: '-', ips: '-' });
   // Without a terminal the progress bar is silent; a line per checkpoint shows a long run's pace.
@@ -330,23 +333,23 @@ async function trainOneEpoch(c: EpochContext): Promise<{ images: number; seconds
   const microBatches: number[][] = [];
   for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
     for (let a = 0; a < accum; a++) {
-      const from = s * cfg.batch_size + a * p.micro;
-      microBatches.push(progress.order.slice(from, from + p.micro));
+      const from = s * cfg.batch_size + a * p.microBatch;
+      microBatches.push(progress.order.slice(from, from + p.microBatch));
     }
   }
-  let next = microBatches.length ? makeBatch(c.trainStore, microBatches[0], p.input, cfg.task, p.k, augment) : undefined;
+  let next = microBatches.length ? makeBatch(c.trainStore, microBatches[0], p.input, cfg.task, p.outputs, augment) : undefined;
   const accumulator = new GradientAccumulator();
   let images = 0;
   try {
     for (let m = 0; m < microBatches.length; m++) {
       const batch = await (next as Promise<Batch>);
       // Load and augment the next micro-batch while ONNX Runtime computes this one.
-      next = m + 1 < microBatches.length ? makeBatch(c.trainStore, microBatches[m + 1], p.input, cfg.task, p.k, augment) : undefined;
+      next = m + 1 < microBatches.length ? makeBatch(c.trainStore, microBatches[m + 1], p.input, cfg.task, p.outputs, augment) : undefined;
       const { loss, grads } = await p.session.step(feedsOf(batch, p, c.posWeight), c.maskRng);
       if (!Number.isFinite(loss)) throw new DrXaiError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${progress.stepInEpoch + 1}; lower lr`);
       progress.epochLossSum += loss;
       progress.epochLossCount++;
-      images += p.micro;
+      images += p.microBatch;
       accumulator.add(grads);
       if (accumulator.size < accum) continue;
       const batchGrads = accumulator.mean();
@@ -384,7 +387,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
   const dir = runDir(cfg);
 
   let progress = freshProgress(cfg, data.train);
-  const p = await prepare(cfg, log);
+  const p = await setUpTraining(cfg, log);
   try {
     const ema = cfg.ema_decay > 0 ? new WeightEma(p.session.state, cfg.ema_decay) : undefined;
     // Validation, the best checkpoint and the export see the averaged weights when there is an EMA.
@@ -399,7 +402,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
     await fsp.mkdir(dir, { recursive: true });
     await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
-    const posWeight = p.k === 1 ? posWeightOf(cfg, data.train) : 1;
+    const posWeight = p.outputs === 1 ? posWeightOf(cfg, data.train) : 1;
     const valStore = new ImageStore(data.val, data.load);
     const stepsPerEpoch = Math.floor(data.train.length / cfg.batch_size);
     const maskRng = new Rng(0);
@@ -467,7 +470,7 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       grades: data.val.map((s) => s.grade as number),
       labels: v.labels,
       scores: v.scores,
-      ...(cfg.task === 'grade' ? { gradeProbs: gradeProbabilities(v.logits, p.k) } : {}),
+      ...(cfg.task === 'grade' ? { gradeProbs: gradeProbabilities(v.logits, p.outputs) } : {}),
     };
     await writeValidationPredictions(path.join(dir, 'val_predictions.csv'), validation);
     const modelPath = path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx'));
@@ -482,7 +485,7 @@ function fmt(x: number | undefined): string {
   return x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(4);
 }
 
-async function exportPackage(cfg: TrainConfig, data: TrainData, p: Prepared, v: Validation, best: EpochRecord, epochsTrained: number, dir: string): Promise<ModelSidecar> {
+async function exportPackage(cfg: TrainConfig, data: TrainData, p: TrainingSetup, v: Validation, best: EpochRecord, epochsTrained: number, dir: string): Promise<ModelSidecar> {
   const exported = exportInference(p.model.graph, p.session.state, {
     input: p.model.input,
     logits: p.model.logits,
@@ -496,7 +499,7 @@ async function exportPackage(cfg: TrainConfig, data: TrainData, p: Prepared, v: 
     name: cfg.model_name,
     version: '1',
     task: cfg.task,
-    numClasses: p.k,
+    numClasses: p.outputs,
     input: p.input,
     outputs: { logits: 'logits', features: 'features' },
     preprocess: data.preprocess,

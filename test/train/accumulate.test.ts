@@ -30,7 +30,7 @@ const rows = (a: Float32Array, n: number, from: number, to: number) => a.slice((
 
 async function fullAndAccumulated(loss: LossKind, batchNorm: 'train' | 'eval') {
   const { image, targets } = data(8);
-  const extra = loss.kind === 'bce' && loss.posWeight ? { pos_weight: Float32Array.from([1.5, 0.5, 2]) } : {};
+  const extra: Record<string, Float32Array> = loss.kind === 'bce' && loss.posWeight ? { pos_weight: Float32Array.from([1.5, 0.5, 2]) } : {};
   const full = await session(8, loss, batchNorm);
   const whole = (await full.step({ image, targets, ...extra })).grads;
   const half = await session(4, loss, batchNorm);

@@ -233,9 +233,12 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
   md.push('## Operating point', '');
   md.push(`Decision rule: an image is called **referable** when its score (predicted probability of referable DR${result.task === 'grade' ? ', P(grade >= 2) = sum of the grade 2-4 probabilities' : ''}) is **>= ${threeDecimals(threshold)}** (exact threshold ${threshold}).`, '');
   if (thresholdSource.kind === 'tuned') {
-    const how = thresholdSource.mode === 'constrained'
-      ? `the highest sensitivity with specificity >= ${thresholdSource.targetSpecificity}`
-      : `the specificity closest to ${thresholdSource.targetSpecificity} (the reference study's rule)`;
+    const target = thresholdSource.targetSpecificity;
+    const how = {
+      constrained: `the highest sensitivity with specificity >= ${target}`,
+      conservative: `the highest sensitivity with the Wilson 95% lower bound of specificity >= ${target}`,
+      closest: `the specificity closest to ${target} (the reference study's rule)`,
+    }[thresholdSource.mode];
     md.push(`Tuned on split **${thresholdSource.split}** for ${how}: sensitivity ${threeDecimals(thresholdSource.sensitivity)}, specificity ${threeDecimals(thresholdSource.specificity)} there. It is applied unchanged to every other split, so only those are unbiased estimates.`, '');
     if (threshold === Infinity) md.push('**Warning:** no finite threshold met the specificity target; the operating point calls nothing referable.', '');
   } else {

@@ -139,6 +139,24 @@ test('thresholdFrom applies a stored threshold unchanged (external validation, n
   }
 });
 
+test('the report states the rule each operating mode tuned with', async () => {
+  const rules = {
+    constrained: /the highest sensitivity with specificity >= 0\.9:/,
+    conservative: /the highest sensitivity with the Wilson 95% lower bound of specificity >= 0\.9:/,
+    closest: /the specificity closest to 0\.9 \(the reference study's rule\):/,
+  } as const;
+  for (const [mode, rule] of Object.entries(rules)) {
+    const outDir = tmp();
+    try {
+      const result = await evaluatePredictions({ splits: { val: synthetic(120, 4) }, task: 'referable', mode: mode as keyof typeof rules, fixSpecificity: 0.9, bootstrap: 20, outDir });
+      assert.equal(result.thresholdSource.kind === 'tuned' && result.thresholdSource.mode, mode);
+      assert.match(readFileSync(path.join(outDir, 'report.md'), 'utf8'), rule);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('grade task: referable score P(grade >= 2), QWK column and 5x5 confusion', async () => {
   const outDir = tmp();
   try {

@@ -116,7 +116,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       out_dir: out,
       run_name: 'run',
       checkpoint_every: 1000,
-      augment: { hflip: 0.5, vflip: 0.5, rotate: 180, scale: 0.05, shift: 0.02, brightness: 0.1, contrast: 0.1, gamma: 0.1 },
+      augment: { hflip: 0.5, vflip: 0.5, rotate: 180, quarter_turns: false, scale: 0.05, shift: 0.02, brightness: 0.1, contrast: 0.1, gamma: 0.1 },
     },
     {},
     'demo',

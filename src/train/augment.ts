@@ -39,7 +39,7 @@ export function sampleSeed(seed: number, epoch: number, index: number): number {
 }
 
 export function drawAugment(rng: Rng, cfg: AugmentConfig, size: number): AugmentParams {
-  return {
+  const p: AugmentParams = {
     hflip: rng.next() < cfg.hflip,
     vflip: rng.next() < cfg.vflip,
     rotate: rng.uniform(-cfg.rotate, cfg.rotate),
@@ -50,6 +50,9 @@ export function drawAugment(rng: Rng, cfg: AugmentConfig, size: number): Augment
     contrast: rng.uniform(1 - cfg.contrast, 1 + cfg.contrast),
     gamma: rng.uniform(1 - cfg.gamma, 1 + cfg.gamma),
   };
+  // Drawn last and only when asked, so the draws of runs without it are unchanged (and resume).
+  if (cfg.quarter_turns) p.rotate += 90 * rng.int(4);
+  return p;
 }
 
 /** Pixels that are not black in any channel: the retina after preprocessing (outside is 0). */

@@ -16,6 +16,11 @@ const AugmentSchema = z
     vflip: z.number().min(0).max(1).default(0.5),
     /** Rotation drawn uniformly in [-rotate, rotate] degrees. */
     rotate: z.number().min(0).max(180).default(180),
+    /**
+     * Also turn by a multiple of 90 degrees drawn uniformly (with the flips: the 8 symmetries of
+     * the square, lossless). The augmentation of issue 10's PyTorch check; off by default.
+     */
+    quarter_turns: z.boolean().default(false),
     /** Scale drawn uniformly in [1 - scale, 1 + scale]. */
     scale: z.number().min(0).max(0.5).default(0.1),
     /** Shift, fraction of the image size, drawn per axis in [-shift, shift]. */

@@ -62,3 +62,28 @@ test('brightness, contrast and gamma act inside the retina only', async () => {
   const g = await applyAugment(img, { ...IDENTITY, gamma: 2 });
   assert.deepEqual(px(g, 20, 30), px(img, 20, 30).map((v) => Math.round(255 * (v / 255) ** 2)));
 });
+
+test('quarter turns: a turn of 90 degrees is a lossless rotation (within libvips\' one pixel), and turning adds one draw after the others', async () => {
+  const img = disc();
+  const out = await applyAugment(img, { ...IDENTITY, rotate: 90 });
+  // counter-clockwise with the y axis up (rows are stored top down): output (x, y) shows input (y, S - 1 - x)
+  let best = 0;
+  for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+    let same = 0;
+    for (let y = 4; y < S - 4; y++) for (let x = 4; x < S - 4; x++) if (px(out, x, y).join() === px(img, y + dx, S - 1 - x + dy).join()) same++;
+    best = Math.max(best, same);
+  }
+  assert.equal(best, (S - 8) ** 2);
+  const plain = resolveTrainConfig({}, {}).augment;
+  assert.equal(plain.quarter_turns, false);
+  const turned = { ...plain, rotate: 0, quarter_turns: true };
+  const seen = new Set<number>();
+  for (let k = 0; k < 64; k++) {
+    const a = drawAugment(new Rng(sampleSeed(42, 1, k)), { ...plain, rotate: 0 }, S);
+    const b = drawAugment(new Rng(sampleSeed(42, 1, k)), turned, S);
+    assert.deepEqual({ ...b, rotate: 0 }, { ...a, rotate: 0 });
+    assert.ok([0, 90, 180, 270].includes(b.rotate));
+    seen.add(b.rotate);
+  }
+  assert.equal(seen.size, 4);
+});

@@ -72,6 +72,13 @@ export const TrainConfigSchema = z
     /** Early stopping: epochs without a better validation metric before stopping. */
     patience: z.number().int().min(1).default(5),
     /**
+     * Which epoch's weights the package gets: 'best' (the best validation metric) or 'last' (the
+     * end of the schedule). 'last' matches a model to the out-of-fold predictions of `dr-xai cv`
+     * that chose its operating point when the fold models ended their schedules too: a threshold
+     * is a score, and a model taken mid-schedule scores negatives differently.
+     */
+    keep_epoch: z.enum(['best', 'last']).default('best'),
+    /**
      * Order of the training images in an epoch: 'shuffle' (a permutation) or 'balanced'
      * (class-balanced sampling with replacement over the task's classes; src/train/data.ts).
      */

@@ -2,7 +2,7 @@
  * The training loop of the reference recipe: AdamW with decoupled weight decay (none on norms
  * and biases), cosine schedule with linear warm-up per optimizer step, gradient accumulation over
  * micro-batches, validation every epoch (AUROC for binary tasks, quadratic weighted kappa for
- * the grade task), the best epoch kept, early stopping with patience, and crash-safe
+ * the grade task), the best (or the last) epoch kept, early stopping with patience, and crash-safe
  * checkpoints from which `resume` ends with the same weights, bit for bit, as a run that was
  * never interrupted.
  *
@@ -75,6 +75,8 @@ export interface TrainResult {
   modelPath: string;
   history: EpochRecord[];
   best: EpochRecord;
+  /** The epoch whose weights the package holds (keep_epoch: the best or the last). */
+  kept: EpochRecord;
   stoppedEarly: boolean;
   /** Final parameters and BatchNorm buffers (the last epoch's, not the best's). */
   finalState: Map<string, Float32Array>;
@@ -97,7 +99,7 @@ export interface ValidationPredictions {
 
 /** Fields of the config that change the computation: resume refuses a run started with others. */
 function configKey(cfg: TrainConfig): string {
-  const { epochs: _e, patience: _p, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, head_warmup_epochs, sampling, grade_head, ...rest } = cfg;
+  const { epochs: _e, patience: _p, keep_epoch: _k, checkpoint_every: _c, model_out: _m, out_dir: _o, ema_decay, pretrained_lr_scale, head_warmup_epochs, sampling, grade_head, ...rest } = cfg;
   // A run without EMA, a pretrained lr scale, a head warm-up, balanced sampling or the ordinal head keeps the key it had before those options existed, so older checkpoints resume.
   return JSON.stringify({
     ...rest,
@@ -459,12 +461,16 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
     }
 
     const finalState = new Map([...p.session.state].map(([n, d]) => [n, Float32Array.from(d)]));
-    // Export the best epoch: its weights replace the current state, then validation again gives
-    // the scores the operating point is chosen on.
-    await saver.restoreBest();
-    const v = await validate(p, cfg, valStore, posWeight);
+    // Export the kept epoch: the best one's weights replace the current state (or the last
+    // epoch's stay), then validation again gives the scores the operating point is chosen on.
     const bestRecord = progress.history[progress.bestEpoch - 1];
-    const sidecar = await exportPackage(cfg, data, p, v, bestRecord, progress.history.length, dir);
+    const keptRecord = cfg.keep_epoch === 'last' ? progress.history[progress.history.length - 1] : bestRecord;
+    const exportKept = async () => {
+      const v = await validate(p, cfg, valStore, posWeight);
+      return { v, sidecar: await exportPackage(cfg, data, p, v, { best: bestRecord, kept: keptRecord }, progress.history.length, dir) };
+    };
+    if (cfg.keep_epoch === 'best') await saver.restoreBest();
+    const { v, sidecar } = cfg.keep_epoch === 'best' ? await exportKept() : await averaged(exportKept);
     const validation: ValidationPredictions = {
       ids: data.val.map((s) => s.id),
       grades: data.val.map((s) => s.grade as number),
@@ -474,8 +480,9 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
     };
     await writeValidationPredictions(path.join(dir, 'val_predictions.csv'), validation);
     const modelPath = path.resolve(cfg.model_out ?? path.join(dir, 'model.onnx'));
-    log(`model: ${modelPath} (best epoch ${progress.bestEpoch}, ${cfg.task === 'grade' ? `val QWK ${fmt(bestRecord.valQwk)}` : `val AUROC ${fmt(bestRecord.valAuroc)}`})`);
-    return { runDir: dir, modelPath, history: progress.history, best: bestRecord, stoppedEarly: progress.stopped, finalState, sidecar, validation };
+    const which = cfg.keep_epoch === 'last' ? `last epoch ${keptRecord.epoch}; best ${progress.bestEpoch}` : `best epoch ${progress.bestEpoch}`;
+    log(`model: ${modelPath} (${which}, ${cfg.task === 'grade' ? `val QWK ${fmt(keptRecord.valQwk)}` : `val AUROC ${fmt(keptRecord.valAuroc)}`})`);
+    return { runDir: dir, modelPath, history: progress.history, best: bestRecord, kept: keptRecord, stoppedEarly: progress.stopped, finalState, sidecar, validation };
   } finally {
     await p.session.release();
   }
@@ -485,7 +492,7 @@ function fmt(x: number | undefined): string {
   return x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(4);
 }
 
-async function exportPackage(cfg: TrainConfig, data: TrainData, p: TrainingSetup, v: Validation, best: EpochRecord, epochsTrained: number, dir: string): Promise<ModelSidecar> {
+async function exportPackage(cfg: TrainConfig, data: TrainData, p: TrainingSetup, v: Validation, epochs: { best: EpochRecord; kept: EpochRecord }, epochsTrained: number, dir: string): Promise<ModelSidecar> {
   const exported = exportInference(p.model.graph, p.session.state, {
     input: p.model.input,
     logits: p.model.logits,
@@ -507,7 +514,8 @@ async function exportPackage(cfg: TrainConfig, data: TrainData, p: TrainingSetup
       ? { operatingPoint: { threshold: op.threshold, targetSpecificity: op.targetSpecificity, mode: op.mode, chosenOn: `${data.name} validation split`, sensitivity: op.sensitivity, specificity: op.specificity } }
       : {}),
     metrics: {
-      bestEpoch: best.epoch,
+      bestEpoch: epochs.best.epoch,
+      ...(epochs.kept !== epochs.best ? { keptEpoch: epochs.kept.epoch } : {}),
       valAuroc: v.auroc,
       ...(v.qwk !== undefined ? { valQwk: v.qwk } : {}),
       valLoss: v.loss,

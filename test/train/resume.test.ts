@@ -174,6 +174,26 @@ test('early stopping: the run ends once `patience` epochs bring no better valida
   assert.equal(r.sidecar.metrics?.bestEpoch, r.best.epoch);
 });
 
+test('keep_epoch last: the package holds the end-of-schedule weights; a finished run resumed with it re-exports them', async () => {
+  const dir = await tmpDir();
+  const data = toyData(48, 24);
+  const quiet = { quiet: true, learningCurve: false, log: () => {} };
+  const byBest = await train(config(dir, { epochs: 4 }), data, quiet);
+  assert.ok(byBest.best.epoch < 4, `the toy run's best epoch is ${byBest.best.epoch}, so best and last differ`);
+  // keep_epoch only picks the exported weights: the finished run resumes and trains nothing more.
+  const byLast = await train(config(dir, { epochs: 4, keep_epoch: 'last' }), data, { ...quiet, resume: true });
+  assertSameState(byLast.finalState, byBest.finalState);
+  assert.equal(byLast.kept.epoch, 4);
+  assert.equal(byLast.best.epoch, byBest.best.epoch);
+  assert.deepEqual([byLast.sidecar.metrics?.bestEpoch, byLast.sidecar.metrics?.keptEpoch], [byBest.best.epoch, 4]);
+  assert.ok(Math.abs(auroc(byLast.validation.labels, byLast.validation.scores) - byLast.kept.valAuroc) < 1e-6);
+  assert.ok(byLast.validation.scores.some((p, i) => Math.abs(p - byBest.validation.scores[i]) > 1e-4), 'the last epoch scores differently from the best');
+  const model = await loadModel(byLast.modelPath);
+  const pred = await model.predict(await Promise.all(data.val.map((s) => data.load(s))));
+  await model.release();
+  pred.probability.forEach((p, i) => assert.ok(Math.abs(p - byLast.validation.scores[i]) < 1e-5, `${data.val[i].id}: ${p} vs ${byLast.validation.scores[i]}`));
+});
+
 test('a validation split with one class ranks epochs by validation loss and stores no operating point', async () => {
   const data = toyData(16, 8);
   for (const s of data.val) s.grade = 0;

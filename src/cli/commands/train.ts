@@ -17,6 +17,7 @@ export interface TrainCliOptions {
   lr?: string;
   weightDecay?: string;
   patience?: string;
+  keepEpoch?: string;
   emaDecay?: string;
   pretrainedLrScale?: string;
   headWarmupEpochs?: string;
@@ -54,6 +55,7 @@ function overridesOf(o: TrainCliOptions): Partial<TrainConfig> {
     lr: num(o.lr, '--lr'),
     weight_decay: num(o.weightDecay, '--weight-decay'),
     patience: num(o.patience, '--patience'),
+    keep_epoch: o.keepEpoch as TrainConfig['keep_epoch'] | undefined,
     ema_decay: num(o.emaDecay, '--ema-decay'),
     pretrained_lr_scale: num(o.pretrainedLrScale, '--pretrained-lr-scale'),
     head_warmup_epochs: num(o.headWarmupEpochs, '--head-warmup-epochs'),
@@ -84,6 +86,7 @@ export function addRecipeOptions(cmd: Command): Command {
     .option('--lr <x>', 'peak learning rate (default 3e-4)')
     .option('--weight-decay <x>', 'AdamW decoupled weight decay (default 1e-4)')
     .option('--patience <n>', 'early stopping patience in epochs (default 5)')
+    .option('--keep-epoch <which>', "weights the package gets: 'best' (best validation metric; default) or 'last' (the end of the schedule, as the fold models of `dr-xai cv` that choose an operating point)")
     .option('--ema-decay <d>', 'keep an exponential moving average of the weights with this decay per step and validate and export it (default 0: off)')
     .option('--seed <n>', 'random seed (default 42)')
     .option('--data <root>', 'data set folder (config key data_root)')

@@ -469,8 +469,9 @@ export async function train(cfg: TrainConfig, data: TrainData, opts: TrainOption
       const v = await validate(p, cfg, valStore, posWeight);
       return { v, sidecar: await exportPackage(cfg, data, p, v, { best: bestRecord, kept: keptRecord }, progress.history.length, dir) };
     };
-    if (cfg.keep_epoch === 'best') await saver.restoreBest();
-    const { v, sidecar } = cfg.keep_epoch === 'best' ? await exportKept() : await averaged(exportKept);
+    // best.safetensors already holds the averaged weights when there is an EMA; the last epoch's
+    // live weights need the average put in place.
+    const { v, sidecar } = cfg.keep_epoch === 'best' ? await saver.restoreBest().then(exportKept) : await averaged(exportKept);
     const validation: ValidationPredictions = {
       ids: data.val.map((s) => s.id),
       grades: data.val.map((s) => s.grade as number),

@@ -186,12 +186,20 @@ test('keep_epoch last: the package holds the end-of-schedule weights; a finished
   assert.equal(byLast.kept.epoch, 4);
   assert.equal(byLast.best.epoch, byBest.best.epoch);
   assert.deepEqual([byLast.sidecar.metrics?.bestEpoch, byLast.sidecar.metrics?.keptEpoch], [byBest.best.epoch, 4]);
-  assert.ok(Math.abs(auroc(byLast.validation.labels, byLast.validation.scores) - byLast.kept.valAuroc) < 1e-6);
+  // The package's validation loss is the one the run logged for its last epoch, not its best.
+  assert.ok(Math.abs((byLast.sidecar.metrics?.valLoss as number) - byLast.history[3].valLoss) < 1e-6, `val loss ${byLast.sidecar.metrics?.valLoss} vs ${byLast.history[3].valLoss}`);
+  assert.ok(Math.abs(byLast.history[3].valLoss - byBest.best.valLoss) > 1e-4);
   assert.ok(byLast.validation.scores.some((p, i) => Math.abs(p - byBest.validation.scores[i]) > 1e-4), 'the last epoch scores differently from the best');
   const model = await loadModel(byLast.modelPath);
   const pred = await model.predict(await Promise.all(data.val.map((s) => data.load(s))));
   await model.release();
   pred.probability.forEach((p, i) => assert.ok(Math.abs(p - byLast.validation.scores[i]) < 1e-5, `${data.val[i].id}: ${p} vs ${byLast.validation.scores[i]}`));
+});
+
+test('keep_epoch last with a weight EMA: the package holds the average of the last epoch, as its validation saw it', async () => {
+  const r = await train(config(await tmpDir(), { epochs: 3, ema_decay: 0.9, keep_epoch: 'last' }), toyData(32, 16), { quiet: true, learningCurve: false, log: () => {} });
+  assert.equal(r.kept.epoch, 3);
+  assert.ok(Math.abs((r.sidecar.metrics?.valLoss as number) - r.history[2].valLoss) < 1e-6, `val loss ${r.sidecar.metrics?.valLoss} vs ${r.history[2].valLoss} (the live weights would differ)`);
 });
 
 test('a validation split with one class ranks epochs by validation loss and stores no operating point', async () => {

@@ -11,7 +11,7 @@ export { isDicom, readDicomPhotograph, type DicomPhotograph } from './dicom.ts';
 export { checkImageGeometry } from './limits.ts';
 export { toCsv, type CsvValue } from './csv-writer.ts';
 export { DISCLAIMER } from './disclaimer.ts';
-export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, isOrdinal, monotoneCumulativeLogits, gradeProbabilities, referableFromGradeProbabilities, GRADE_HEADS, type GradeHead, firstPositiveClass, softmaxRows, positiveProbability } from './tasks.ts';
+export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, isOrdinal, monotoneCumulativeLogits, gradeProbabilities, referableFromGradeProbabilities, predictedGrade, type GradeRule, GRADE_HEADS, type GradeHead, firstPositiveClass, softmaxRows, positiveProbability } from './tasks.ts';
 export { writeHtmlReport, htmlPage, escapeHtml } from './html-report.ts';
 export { findPlotFont, FONT_FAMILY } from './font.ts';
 export { composeBoard, wrapText, type BoardCell, type BoardOptions } from './board.ts';

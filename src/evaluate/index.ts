@@ -24,7 +24,6 @@ export {
   gradeConfusionMatrix,
   referableProbability,
   predictedGrades,
-  type GradeRule,
   checkGradeProbs,
 } from './grade.ts';
 export { PLOT_PIXELS, renderPlot } from './plots.ts';

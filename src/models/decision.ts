@@ -1,10 +1,10 @@
 /**
  * The screening decision from a model's output: one rule for the CLI, the API and the page
  * (this file is browser-safe: no Node imports). Ungradable photographs get no decision, because
- * a confident "not referable" on a photo a grader would reject is the failure a screening
- * system must not make; a model without a stored operating point gives a probability only.
+ * a confident "not referable" (or a grade) on a photo a grader would reject is the failure a
+ * screening system must not make; a model without a stored operating point gives a probability only.
  */
-import { gradeProbabilities, positiveProbability } from '../core/index.ts';
+import { gradeProbabilities, positiveProbability, predictedGrade } from '../core/index.ts';
 import type { ModelSidecar } from './package.ts';
 
 export interface Decision {
@@ -12,6 +12,8 @@ export interface Decision {
   probability: number;
   /** Per-grade probabilities of a grade model (softmax or ordinal head), else null. */
   classProbabilities: number[] | null;
+  /** The grade a grade model predicts (core/tasks.ts predictedGrade, the rule evaluate scores); null when ungradable or for a binary model. */
+  predictedGrade: number | null;
   /** probability >= threshold; null when ungradable or when the model has no operating point. */
   referable: boolean | null;
   threshold: number | null;
@@ -25,6 +27,7 @@ export function decideFromLogits(info: Pick<ModelSidecar, 'task' | 'numClasses'>
   return probability.map((p, i) => ({
     probability: p,
     classProbabilities: classes ? classes[i] : null,
+    predictedGrade: classes && gradable[i] ? predictedGrade(classes[i]) : null,
     referable: gradable[i] && threshold !== null ? p >= threshold : null,
     threshold,
   }));

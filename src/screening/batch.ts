@@ -65,7 +65,8 @@ export interface ScreenRecord {
   referable: boolean | null;
   gradable: boolean | null;
   reasons: string[];
-  /** Grade models: P(grade = 0..4). */
+  /** Grade models: the predicted grade (null when ungradable) and P(grade = 0..4). */
+  predictedGrade?: number | null;
   gradeProbabilities?: number[] | null;
   quality: { retinaFraction: number; exposureMean: number; darkFraction: number; saturatedFraction: number; sharpness: number } | null;
   image: { format: string; width: number; height: number } | null;
@@ -219,7 +220,7 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
           referable: s.referable,
           gradable: s.gradable,
           reasons: s.reasons,
-          ...(info.task === 'grade' ? { gradeProbabilities: s.classProbabilities } : {}),
+          ...(info.task === 'grade' ? { predictedGrade: s.predictedGrade, gradeProbabilities: s.classProbabilities } : {}),
           quality: q ? { retinaFraction: q.retinaFraction, exposureMean: q.exposure.mean, darkFraction: q.exposure.darkFraction, saturatedFraction: q.exposure.saturatedFraction, sharpness: q.blur.sharpness } : null,
           image: s.image,
           model,
@@ -252,14 +253,14 @@ export async function screenBatch(opts: ScreenBatchOptions): Promise<ScreenBatch
 
 function resultsCsv(records: ScreenRecord[]): string {
   const grade = records.some((r) => r.gradeProbabilities);
-  const header = [...RESULT_COLUMNS, ...(grade ? ['p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4'] : [])];
+  const header = [...RESULT_COLUMNS, ...(grade ? ['predicted_grade', 'p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4'] : [])];
   return toCsv(
     header,
     records.map((r) => [
       r.id, r.status, r.probability, r.referable, r.gradable, r.reasons.join('; '), r.error ?? '', r.quality?.retinaFraction ?? null,
       r.quality?.exposureMean ?? null, r.quality?.darkFraction ?? null, r.quality?.saturatedFraction ?? null, r.quality?.sharpness ?? null,
       r.image?.width ?? null, r.image?.height ?? null, r.image?.format ?? null, r.model, r.threshold, r.sha256, r.heatmap,
-      ...(grade ? Array.from({ length: 5 }, (_, g) => r.gradeProbabilities?.[g] ?? null) : []),
+      ...(grade ? [r.predictedGrade ?? null, ...Array.from({ length: 5 }, (_, g) => r.gradeProbabilities?.[g] ?? null)] : []),
     ]),
   );
 }

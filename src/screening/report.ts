@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { escapeHtml, htmlPage } from '../core/index.ts';
+import { classNamesFor, escapeHtml, htmlPage } from '../core/index.ts';
 import type { ModelSidecar } from '../models/index.ts';
 import type { ScreenRecord } from './batch.ts';
 
@@ -29,12 +29,16 @@ export async function screeningReportHtml(records: ScreenRecord[], ctx: { out: s
   const count = (p: (r: ScreenRecord) => boolean) => ok.filter(p).length;
   const op = ctx.info.operatingPoint;
   const sorted = [...ok].sort((a, b) => (b.probability ?? -1) - (a.probability ?? -1));
+  // A grade model's records carry its predicted grade: one more column, named as the ICDR scale.
+  const grade = ok.some((r) => r.gradeProbabilities);
+  const gradeNames = classNamesFor('grade');
+  const gradeCell = (r: ScreenRecord) => (grade ? `<td data-sort="${r.predictedGrade ?? ''}">${r.predictedGrade == null ? '' : escapeHtml(gradeNames[r.predictedGrade])}</td>` : '');
   const rows: string[] = [];
   for (const r of sorted) {
     const p = r.probability;
     rows.push(
       `<tr><td>${await inline(ctx.out, r.thumbnail, 'image/jpeg', r.id, 96)}</td><td>${escapeHtml(r.id)}</td>` +
-        `<td data-sort="${p ?? ''}">${p === null ? '' : p.toFixed(3)}</td><td>${decisionText(r)}</td><td>${r.gradable ? 'yes' : 'no'}</td>` +
+        `<td data-sort="${p ?? ''}">${p === null ? '' : p.toFixed(3)}</td><td>${decisionText(r)}</td>${gradeCell(r)}<td>${r.gradable ? 'yes' : 'no'}</td>` +
         `<td>${escapeHtml(r.reasons.join('; '))}</td><td>${r.quality ? r.quality.retinaFraction.toFixed(2) : ''}</td><td>${r.quality ? r.quality.sharpness.toFixed(2) : ''}</td>` +
         (ctx.explain ? `<td>${await inline(ctx.out, r.heatmap, 'image/png', `heat map of ${r.id}`, 96)}</td>` : '') +
         '</tr>',
@@ -49,10 +53,10 @@ export async function screeningReportHtml(records: ScreenRecord[], ctx: { out: s
 <h2>Summary</h2>
 <table><thead><tr><th>photographs</th><th>refer</th><th>no referral</th><th>ungradable</th><th>failed</th></tr></thead>
 <tbody><tr><td>${records.length}</td><td>${count((r) => r.referable === true)}</td><td>${count((r) => r.referable === false)}</td><td>${count((r) => r.gradable === false)}</td><td>${failed.length}</td></tr></tbody></table>
-<p>Model: <code>${escapeHtml(ctx.model)}</code>, input ${ctx.info.input.size} px. Decision: ${opText}. Ungradable photographs get no decision.</p>
+<p>Model: <code>${escapeHtml(ctx.model)}</code>, input ${ctx.info.input.size} px. Decision: ${opText}.${grade ? ' Predicted grade: the expected grade over the five grade probabilities, rounded (the rule <code>dr-xai evaluate</code> scores with QWK); the decision uses the operating point on P(grade &ge; 2), which is set for specificity, so a photograph can be graded 2 without a referral.' : ''} Ungradable photographs get no decision${grade ? ' and no grade' : ''}.</p>
 <h2>Photographs</h2>
 <p>Click a column header to sort. Thumbnails show the network's input (after retina masking, cropping and contrast enhancement)${ctx.explain ? '; heat maps show where the network looked (the sidecar\'s explanation method over its target layer)' : ''}.</p>
-<table><thead><tr><th>photo</th><th>id</th><th>probability</th><th>decision</th><th>gradable</th><th>reasons</th><th>retina fraction</th><th>sharpness</th>${ctx.explain ? '<th>heat map</th>' : ''}</tr></thead>
+<table><thead><tr><th>photo</th><th>id</th><th>probability</th><th>decision</th>${grade ? '<th>predicted grade</th>' : ''}<th>gradable</th><th>reasons</th><th>retina fraction</th><th>sharpness</th>${ctx.explain ? '<th>heat map</th>' : ''}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody></table>

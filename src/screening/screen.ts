@@ -48,6 +48,8 @@ export interface Screening {
   probability: number | null;
   /** Per-grade probabilities of a grade model, else null. */
   classProbabilities: number[] | null;
+  /** The grade a grade model predicts (the rule evaluate scores); null when ungradable or for a binary model. */
+  predictedGrade: number | null;
   /** Decision at the stored operating point; null when ungradable or when the model has none. */
   referable: boolean | null;
   threshold: number | null;
@@ -166,6 +168,7 @@ export async function screenPhotographs(model: FundusModel, photos: PhotographIn
     const s: Screening = {
       probability: d?.probability ?? null,
       classProbabilities: d?.classProbabilities ?? null,
+      predictedGrade: d?.predictedGrade ?? null,
       referable: d?.referable ?? null,
       threshold,
       gradable: p.pre?.quality.gradable ?? false,

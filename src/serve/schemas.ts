@@ -58,6 +58,8 @@ export const ScreenResponse = z.object({
   quality: QualityOut.nullable(),
   /** P(grade = 0..4) of a 5-grade model (its referable probability is P(grade >= 2)); null for a binary model or without retina. */
   gradeProbabilities: z.array(z.number()).length(5).nullable(),
+  /** The grade a 5-grade model predicts: the expected grade over gradeProbabilities, rounded (the rule `dr-xai evaluate` scores); null for a binary model or when ungradable. */
+  predictedGrade: z.number().int().min(0).max(4).nullable(),
   image: z.object({ format: z.string(), width: z.number().int(), height: z.number().int() }),
   model: ModelSummary,
   timings: Timings,

@@ -39,6 +39,19 @@ test('loadModel + predict reproduce the numpy logits of the fixture (normalisati
   await model.release();
 });
 
+test('decideFromLogits of an ordinal grade model: the predicted grade is the rounded expected grade; none when ungradable or binary', () => {
+  const info = { task: 'grade' as const, numClasses: 4, operatingPoint: { threshold: 0.7 } };
+  // z = [2, 0, -1, -3]: P(grade > k) = sigmoid(z_k) = 0.881, 0.5, 0.269, 0.047; expected grade = their sum = 1.697 -> 2,
+  // while P(grade >= 2) = 0.5 stays below the threshold: graded 2, not referred (the two rules answer different questions).
+  // z = [3, -2, -4, -5]: expected grade 0.953 + 0.119 + 0.018 + 0.007 = 1.097 -> 1.
+  const [two, one, ungradable] = decideFromLogits(info, [2, 0, -1, -3, 3, -2, -4, -5, 2, 0, -1, -3], [true, true, false]);
+  assert.deepEqual([two.predictedGrade, one.predictedGrade, ungradable.predictedGrade], [2, 1, null]);
+  assert.ok(Math.abs(two.probability - 0.5) < 1e-12);
+  assert.deepEqual([two.referable, one.referable, ungradable.referable], [false, false, null]);
+  assert.equal(ungradable.classProbabilities?.length, 5, 'the probabilities stay, for a grader to read');
+  assert.equal(decideFromLogits({ task: 'referable', numClasses: 1 }, [3], [true])[0].predictedGrade, null);
+});
+
 test('positiveProbability: sigmoid for binary, P(grade >= 2) for five grades', () => {
   assert.deepEqual(positiveProbability([0], 'referable', 1), [0.5]);
   const p = positiveProbability([0, 0, 0, 0, Math.log(2)], 'grade', 5)[0];

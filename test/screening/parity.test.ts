@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parse } from 'csv-parse/sync';
 import path from 'node:path';
+import { loadModel } from '../../src/models/index.ts';
 import { screenFiles, screenPhotograph, ScreeningStopped } from '../../src/screening/index.ts';
 import { ROOT, SMALL_MODEL, smallModel, testServer } from '../serve/helpers.ts';
 
@@ -100,4 +102,61 @@ test('a cancelled screening stops with ScreeningStopped (the server sets the fla
   Atomics.store(cancel, 0, 0);
   const s = await screenPhotograph(model, { source: 'p.png', bytes: readFileSync(path.join(FIX, 'phantom.png')) }, { cancel });
   assert.equal(typeof s.probability, 'number');
+});
+
+test('a grade model: screen (results.jsonl, results.csv, report.html), the API and evaluate give each photograph the same predicted grade', { timeout: 180_000 }, async () => {
+  const gradeModel = path.join(ROOT, 'models', 'mobilenet_v2-aptos224-grade-ordinal.onnx');
+  const dir = mkdtempSync(path.join(tmpdir(), 'drxai-grade-parity-'));
+  const unique = (f: string) => f.replace('.', '_') + path.extname(f);
+  for (const f of PHOTOS) copyFileSync(path.join(FIX, f), path.join(dir, unique(f)));
+  const photos = PHOTOS.map((f) => path.join(dir, unique(f)));
+
+  const out = path.join(dir, 'screen');
+  const sc = cli('screen', ...photos, '--task', 'grade', '--out', out, '--workers', '1', '--quiet');
+  assert.equal(sc.code, 0, sc.stderr);
+  const records = readFileSync(path.join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.match(records[0].model, /grade-ordinal/, '--task grade picks the grade default');
+  const byId = new Map(records.map((r) => [path.basename(r.id).replace(/\.[^.]+$/, ''), r]));
+  for (const r of records) {
+    assert.ok(Number.isInteger(r.predictedGrade) && r.predictedGrade >= 0 && r.predictedGrade <= 4, `${r.id}: ${r.predictedGrade}`);
+    const expected = r.gradeProbabilities.reduce((e: number, p: number, g: number) => e + g * p, 0);
+    assert.equal(r.predictedGrade, Math.floor(expected + 0.5), `${r.id}: the rounded expected grade ${expected}`);
+  }
+  const csv: string[][] = parse(readFileSync(path.join(out, 'results.csv'), 'utf8'));
+  const col = csv[0].indexOf('predicted_grade');
+  assert.deepEqual(csv[0].slice(col), ['predicted_grade', 'p_grade0', 'p_grade1', 'p_grade2', 'p_grade3', 'p_grade4']);
+  assert.deepEqual(csv.slice(1).map((row) => Number(row[col])), records.map((r) => r.predictedGrade));
+  const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+  assert.match(html, /<th>predicted grade<\/th>/);
+  const names = ['0 no DR', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+  for (const r of records) assert.ok(html.includes(`<td data-sort="${r.predictedGrade}">${names[r.predictedGrade]}</td>`), `report row of ${r.id}`);
+  assert.match(sc.stdout, /^predicted grades: 0 no DR \d+, 1 mild \d+, 2 moderate \d+, 3 severe \d+, 4 proliferative \d+$/m);
+
+  // evaluate's predictions.csv: split,id,label,score,decision,grade,predicted_grade,p_grade0..4
+  const labels = path.join(dir, 'labels.csv');
+  writeFileSync(labels, `path,grade\n${PHOTOS.map((f, i) => `${unique(f)},${i % 5}`).join('\n')}\n`);
+  const ev = cli('evaluate', '--model', gradeModel, '--data', labels, '--threshold-from', 'model', '--bootstrap', '20', '--out-dir', path.join(dir, 'eval'), '--quiet');
+  assert.equal(ev.code, 0, ev.stderr);
+  const rows = readFileSync(path.join(dir, 'eval', 'predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(rows.length, PHOTOS.length);
+  for (const row of rows) assert.equal(Number(row[6]), byId.get(row[1])?.predictedGrade, `evaluate ${row[1]}`);
+
+  // The API, serving the same package.
+  const app = await testServer({ model: await loadModel(gradeModel) });
+  try {
+    for (const f of PHOTOS) {
+      const res = await app.inject({ method: 'POST', url: '/v1/screen', payload: readFileSync(path.join(FIX, f)), headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.statusCode, 200, `${f}: ${res.body}`);
+      assert.equal(res.json().predictedGrade, byId.get(unique(f).replace(/\.[^.]+$/, ''))?.predictedGrade, `API ${f}`);
+    }
+    const binary = await testServer();
+    try {
+      const res = await binary.inject({ method: 'POST', url: '/v1/screen', payload: readFileSync(path.join(FIX, 'phantom.png')), headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.json().predictedGrade, null, 'a binary model predicts no grade');
+    } finally {
+      await binary.close();
+    }
+  } finally {
+    await app.close();
+  }
 });

@@ -237,6 +237,10 @@ describe('screening page in headless Chromium', { skip }, () => {
       assert.ok(Math.abs(last.gradeProbabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-5);
       assert.ok(Math.abs(last.gradeProbabilities.slice(2).reduce((a: number, b: number) => a + b, 0) - last.probability) < 1e-6, 'P(referable) = P(grade >= 2)');
       assert.equal(await p2.getByTestId('grades').locator('.grade-row').count(), 5);
+      const expectedGrade = last.gradeProbabilities.reduce((e: number, p: number, g: number) => e + g * p, 0);
+      assert.equal(last.predictedGrade, Math.floor(expectedGrade + 0.5), 'the predicted grade is the rounded expected grade');
+      assert.equal(await p2.locator(`.grade-row.predicted[data-grade="${last.predictedGrade}"]`).count(), 1, 'its row is marked');
+      assert.match((await p2.getByTestId('predicted-grade').textContent()) ?? '', new RegExp(`^Predicted grade: ${last.predictedGrade} `));
       assert.ok(last.heatmap && last.heatmap.length === 224 * 224, 'heat map of the grade model computed in the browser');
       await p2.screenshot({ path: path.join(SHOTS, 'page-1280x900-browser-grade.png'), fullPage: true });
       await p2.close();

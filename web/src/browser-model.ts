@@ -172,7 +172,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
     return {
       probability: null, referable: null, threshold: info.operatingPoint?.threshold ?? null, gradable: false,
       reasons: [(e as Error).message.replace(/^upload: /, '')], timings: { decodeMs: t1 - t0, preprocessMs: performance.now() - t1, inferMs: 0, totalMs: performance.now() - t0 },
-      pre: null, original, where: 'browser', heatmap: null, gradeProbabilities: null,
+      pre: null, original, where: 'browser', heatmap: null, gradeProbabilities: null, predictedGrade: null,
     };
   }
   const t2 = performance.now();
@@ -187,7 +187,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
   const logits = meanOverViews(raw, 1, info.numClasses, views.length);
   const gradable = pre.quality.gradable;
   // The server's decision rule, from the same module (src/models/decision.ts).
-  const [{ probability, referable, threshold, classProbabilities }] = decideFromLogits({ task: info.task as Task, numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
+  const [{ probability, referable, threshold, classProbabilities, predictedGrade }] = decideFromLogits({ task: info.task as Task, numClasses: info.numClasses, operatingPoint: info.operatingPoint }, logits, [gradable]);
   const t3 = performance.now();
   // Heat maps explain the photograph as given: the unflipped view's logits seed the gradient.
   const heatmap = opts.explain ? await heatmapInBrowser(info, pixels, Array.from(raw.subarray(0, info.numClasses)), pre, backend) : null;
@@ -199,6 +199,7 @@ export async function screenInBrowser(file: Blob, info: ModelInfo, opts: { expla
     gradable,
     reasons: pre.quality.reasons,
     gradeProbabilities: info.task === 'grade' ? classProbabilities : null,
+    predictedGrade,
     timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferMs: t3 - t2, ...(opts.explain ? { explainMs: t4 - t3 } : {}), totalMs: t4 - t0 },
     pre,
     original,

@@ -20,4 +20,4 @@ export const writePng = (): never => nodeOnly('writePng');
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 export { isDicom, readDicomPhotograph } from '../../src/core/dicom.ts';
 export { sniffImageFormat, type ImageFormat } from '../../src/core/format.ts';
-export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, isOrdinal, monotoneCumulativeLogits, gradeProbabilities, referableFromGradeProbabilities, GRADE_HEADS, type GradeHead, firstPositiveClass, softmaxRows, positiveProbability } from '../../src/core/tasks.ts';
+export { type Task, TASKS, NUM_GRADES, REFERABLE_GRADE, labelFor, classNamesFor, parseTask, outputsFor, isOrdinal, monotoneCumulativeLogits, gradeProbabilities, referableFromGradeProbabilities, predictedGrade, type GradeRule, GRADE_HEADS, type GradeHead, firstPositiveClass, softmaxRows, positiveProbability } from '../../src/core/tasks.ts';

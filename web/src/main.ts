@@ -30,7 +30,7 @@ void webgpuAvailable().then((yes) => { $('gpu-choice').hidden = !yes; });
 
 /** For the end-to-end tests: the last result with full precision and the model input pixels. */
 interface Debug {
-  last?: { file: string; where: string; backend?: string; probability: number | null; referable: boolean | null; gradable: boolean; gradeProbabilities: number[] | null; preprocessed?: number[]; heatmap?: number[] };
+  last?: { file: string; where: string; backend?: string; probability: number | null; referable: boolean | null; gradable: boolean; gradeProbabilities: number[] | null; predictedGrade: number | null; preprocessed?: number[]; heatmap?: number[] };
   done: number;
 }
 const debug: Debug = { done: 0 };
@@ -83,18 +83,30 @@ for (const r of document.querySelectorAll('input[name="mode"]')) {
   });
 }
 
-/** The 5-grade distribution of a grade model as labelled bars; hidden for a binary model. */
-function showGrades(p: number[] | null): void {
+const GRADE_NAMES = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+
+/**
+ * The 5-grade distribution of a grade model as labelled bars under its predicted grade (the
+ * row of that grade marked); hidden for a binary model. An ungradable photo gets no grade.
+ */
+function showGrades(p: number[] | null, predicted: number | null, referable: boolean | null): void {
   const box = $('grades');
   box.hidden = !p;
   if (!p) return;
-  const names = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
-  box.replaceChildren(...p.map((v, g) => {
+  const caption = document.createElement('p');
+  caption.className = 'grade-caption';
+  caption.dataset.testid = 'predicted-grade';
+  caption.textContent = predicted === null
+    ? 'Predicted grade: none (ungradable photograph)'
+    : `Predicted grade: ${GRADE_NAMES[predicted]} (the expected grade over the five probabilities, rounded)` +
+      // The referral uses the stored operating point on P(grade >= 2), set for specificity: the two can differ.
+      (referable === false && predicted >= 2 ? '; below the referral threshold, which is set on P(grade ≥ 2) for specificity' : '');
+  box.replaceChildren(caption, ...p.map((v, g) => {
     const row = document.createElement('div');
-    row.className = 'grade-row';
+    row.className = g === predicted ? 'grade-row predicted' : 'grade-row';
     row.dataset.grade = String(g);
     row.innerHTML = `<span class="grade-name"></span><span class="grade-bar"><span></span></span><span class="grade-p"></span>`;
-    (row.querySelector('.grade-name') as HTMLElement).textContent = names[g];
+    (row.querySelector('.grade-name') as HTMLElement).textContent = GRADE_NAMES[g];
     (row.querySelector('.grade-bar span') as HTMLElement).style.width = `${(100 * v).toFixed(1)}%`;
     (row.querySelector('.grade-p') as HTMLElement).textContent = v.toFixed(3);
     return row;
@@ -158,7 +170,7 @@ function showSingle(file: string, s: Screening, images: Record<string, string | 
     (t.explainMs !== undefined ? ` · heat map ${t.explainMs.toFixed(0)} ms` : '') + ` · total ${t.totalMs.toFixed(0)} ms`;
   for (const [id, src] of Object.entries(images)) setImg(id, src);
   $('heat-note').textContent = heatNote;
-  showGrades(s.gradeProbabilities);
+  showGrades(s.gradeProbabilities, s.predictedGrade, s.referable);
   applyOpacity();
 }
 
@@ -181,7 +193,7 @@ async function screenFile(file: File, full: boolean): Promise<Screening> {
     const backend = mode() === 'gpu' ? 'webgpu' : 'wasm';
     const s = await screenInBrowser(file, info, { explain: full, backend });
     debug.last = {
-      file: file.name, where: 'browser', backend, probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities,
+      file: file.name, where: 'browser', backend, probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities, predictedGrade: s.predictedGrade,
       preprocessed: s.pre ? Array.from(s.pre.image.data) : undefined, heatmap: s.heatmap ? Array.from(s.heatmap.map) : undefined,
     };
     if (full) {
@@ -199,7 +211,7 @@ async function screenFile(file: File, full: boolean): Promise<Screening> {
     return s;
   }
   const { s, body } = await screenOnServer(file);
-  debug.last = { file: file.name, where: 'server', probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities };
+  debug.last = { file: file.name, where: 'server', probability: s.probability, referable: s.referable, gradable: s.gradable, gradeProbabilities: s.gradeProbabilities, predictedGrade: s.predictedGrade };
   if (full) {
     showSingle(file.name, s, {
       'img-original': body.steps?.original,
@@ -294,7 +306,7 @@ async function handleFiles(list: File[]): Promise<void> {
     const t0 = performance.now();
     try {
       const s = await screenFile(f, false);
-      rows.push({ file: f.webkitRelativePath || f.name, probability: s.probability, decision: decisionText(s).text, reasons: s.gradable ? 'gradable' : s.reasons.join('; '), ms: performance.now() - t0 });
+      rows.push({ file: f.webkitRelativePath || f.name, probability: s.probability, decision: decisionText(s).text + (s.predictedGrade === null ? '' : ` · grade ${GRADE_NAMES[s.predictedGrade]}`), reasons: s.gradable ? 'gradable' : s.reasons.join('; '), ms: performance.now() - t0 });
     } catch (e) {
       rows.push({ file: f.webkitRelativePath || f.name, probability: null, decision: 'Error', reasons: (e as Error).message, ms: performance.now() - t0 });
     }

@@ -14,6 +14,8 @@ export interface Screening {
   reasons: string[];
   /** P(grade = 0..4) for a 5-grade model, else null. */
   gradeProbabilities: number[] | null;
+  /** The grade a 5-grade model predicts (src/core/tasks.ts predictedGrade); null when ungradable or for a binary model. */
+  predictedGrade: number | null;
   timings: { decodeMs: number; preprocessMs: number; inferMs: number; totalMs: number; queueMs?: number; explainMs?: number };
   where: 'browser' | 'server';
 }

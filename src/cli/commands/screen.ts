@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
+import { classNamesFor, DISCLAIMER, DrXaiError, progressBar } from '../../core/index.ts';
 import { defaultModelPath } from '../../models/index.ts';
 import { expandInputs, queueBackend, screenBatch } from '../../screening/index.ts';
 import { numberOption } from '../options.ts';
@@ -46,7 +46,10 @@ Examples:
 
 Each photograph gets: probability of referable DR, the decision at the model's stored operating
 point (REFER / no referral), gradable yes/no with the reasons (an ungradable photo gets no
-decision), quality figures, and the model and threshold used. A photo that cannot be read is
+decision), quality figures, and the model and threshold used; a 5-grade model (--task grade)
+adds the predicted grade (predicted_grade: the expected grade, rounded, as evaluate scores it)
+and the five grade probabilities (the decision stays at the operating point on P(grade >= 2),
+set for specificity, so a photo can be graded 2 without a referral). A photo that cannot be read is
 listed with its reason; the rest still run, and the exit code is 1 when any failed.
 Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
     )
@@ -75,9 +78,12 @@ Patient identifiers in DICOM files are never read or written. ${DISCLAIMER}`,
       const ok = result.records.filter((r) => r.status === 'ok');
       const refer = ok.filter((r) => r.referable === true).length;
       const ungradable = ok.filter((r) => r.gradable === false).length;
+      const graded = ok.filter((r) => r.predictedGrade != null);
+      const names = classNamesFor('grade');
       process.stdout.write(
         `${result.records.length} photograph(s): ${refer} refer, ${ok.length - refer - ungradable} no referral, ${ungradable} ungradable, ${result.failed} failed` +
           ` (${result.screened} screened now, ${result.resumed} from an earlier run)\n` +
+          (graded.length ? `predicted grades: ${names.map((n, g) => `${n} ${graded.filter((r) => r.predictedGrade === g).length}`).join(', ')}\n` : '') +
           `results: ${path.join(opts.out, 'results.csv')}, ${path.join(opts.out, 'results.jsonl')}\nreport:  ${path.join(opts.out, 'report.html')}\n${DISCLAIMER}\n`,
       );
       if (result.failed > 0) {

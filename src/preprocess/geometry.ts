@@ -1,5 +1,5 @@
 /**
- * Where each output pixel comes from: steps 2 (crop to the retina's bounding box, zero-pad to a
+ * Where each output pixel comes from: steps 0 (optional squash to a square), 2 (crop to the retina's bounding box, zero-pad to a
  * square) and 6 (resize the long side to N, zero-pad to N x N). The same two functions move the
  * photograph and any plane of the source's size (lesion masks), so they stay pixel-aligned.
  */
@@ -14,6 +14,11 @@ export interface PreprocessGeometry {
   sourceHeight: number;
   /** The pipeline ran on the image decoded at 1/decodeFactor (JPEG DCT scaling); 1 = full size. */
   decodeFactor: number;
+  /**
+   * Step 0 (the `squash` option): the photograph was resized to this square frame, in file-scale
+   * pixels, before anything else; crop and padding are then in the squashed frame. Null: aspect kept.
+   */
+  squash: { width: number; height: number } | null;
   /** Crop box in source pixels (the retina's bounding box, or the whole frame with crop off). */
   crop: Box;
   /** Zero padding added left/top of the crop to make it square, and the padded size, in source pixels. */
@@ -21,7 +26,7 @@ export interface PreprocessGeometry {
   padTop: number;
   paddedWidth: number;
   paddedHeight: number;
-  /** Output pixels per source pixel. */
+  /** Output pixels per source pixel (of the squashed frame after a squash). */
   scale: number;
   /** The resized crop's size and its offset inside the size x size output. */
   resizedWidth: number;
@@ -87,7 +92,8 @@ export function applyGeometry(plane: Uint8Array, width: number, height: number, 
   if (width !== g.sourceWidth || height !== g.sourceHeight || plane.length !== width * height) {
     throw new DrXaiError(`plane is ${width}x${height} (${plane.length} values) but the image was ${g.sourceWidth}x${g.sourceHeight}`);
   }
-  const img: RgbImage = { width, height, channels: 1, data: plane };
+  const source: RgbImage = { width, height, channels: 1, data: plane };
+  const img = !g.squash ? source : opts.interpolation === 'area' ? resizeArea(source, g.squash.width, g.squash.height) : resizeNearest(source, g.squash.width, g.squash.height);
   const padded = cropAndPad(img, g.crop, g.paddedWidth, g.paddedHeight, g.padLeft, g.padTop);
   return resizeAndPad(padded, g, opts.interpolation).data;
 }

@@ -105,6 +105,11 @@ export const TrainConfigSchema = z
     use_clahe: z.boolean().default(true),
     use_green: z.boolean().default(true),
     use_ben_graham: z.boolean().default(false),
+    /**
+     * The dataset's photographs were resized to squares without keeping their aspect (APTOS-224):
+     * the package then squashes every photograph it screens the same way (preprocess `squash`).
+     */
+    use_squash: z.boolean().default(false),
     augment: AugmentSchema.default(AugmentSchema.parse({})),
     data_root: z.string().min(1).optional(),
     data_format: z.string().default('auto'),

@@ -13,7 +13,7 @@ import type { ImageLoader } from './data.ts';
 
 /** The preprocessing config of a training run (reference keys use_circular_mask, use_clahe, use_green ...). */
 export function preprocessConfigOf(cfg: TrainConfig): PreprocessConfig {
-  return resolveConfig({ size: cfg.img_size, mask: cfg.use_circular_mask, crop: cfg.use_crop, clahe: cfg.use_clahe, green: cfg.use_green, benGraham: cfg.use_ben_graham });
+  return resolveConfig({ size: cfg.img_size, mask: cfg.use_circular_mask, crop: cfg.use_crop, clahe: cfg.use_clahe, green: cfg.use_green, benGraham: cfg.use_ben_graham, squash: cfg.use_squash });
 }
 
 export interface PreparedImages {

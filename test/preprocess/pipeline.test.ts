@@ -1,7 +1,7 @@
 // The whole pipeline against bench/preprocess_ref.py (OpenCV), plus geometry, quality and errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { preprocessFundus, applyGeometry, DEFAULT_PREPROCESS, resolveConfig, qualityScore, QUALITY_THRESHOLDS, shrinkDecoded, shrinkFactor } from '../../src/preprocess/index.ts';
+import { preprocessFundus, applyGeometry, DEFAULT_PREPROCESS, resolveConfig, qualityScore, QUALITY_THRESHOLDS, shrinkDecoded, shrinkFactor, resizeArea, retinaMask } from '../../src/preprocess/index.ts';
 import { DrXaiError, type RgbImage } from '../../src/core/index.ts';
 import { CASES, META, loadFixture, diffStats } from './fixtures.ts';
 
@@ -66,6 +66,43 @@ test('geometry: the output mask, the circle and applyGeometry agree', async () =
   const ex = g.offsetX + (px - g.crop.x + g.padLeft + 0.5) * g.scale - 0.5;
   const ey = g.offsetY + (py - g.crop.y + g.padTop + 0.5) * g.scale - 0.5;
   assert.ok(Math.abs((at % 128) - ex) <= 1 && Math.abs(Math.floor(at / 128) - ey) <= 1, `lesion at ${at % 128},${Math.floor(at / 128)} expected ${ex},${ey}`);
+});
+
+test('squash: the photograph resized to a square first; geometry keeps file pixels on both axes', async () => {
+  const img = await loadFixture('wide_in.png');
+  assert.ok(img.width > img.height, 'the fixture is wide');
+  const side = img.height;
+  const r = preprocessFundus(img, { size: 128, squash: true });
+  // exactly the pipeline on the INTER_AREA square
+  assert.deepEqual(r.image.data, preprocessFundus(resizeArea(img, side, side), { size: 128 }).image.data);
+  assert.notDeepEqual(r.image.data, preprocessFundus(img, { size: 128 }).image.data, 'squash changes the input of a non-square photo');
+  const g = r.geometry;
+  assert.equal(g.sourceWidth, img.width);
+  assert.equal(g.sourceHeight, img.height);
+  assert.deepEqual(g.squash, { width: side, height: side });
+  // a point lesion of the file lands where its pixel lands: x squeezed into the square frame first
+  const lesion = new Uint8Array(img.width * img.height);
+  const px = Math.round(0.4 * img.width), py = Math.round(0.6 * img.height);
+  for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) lesion[(py + dy) * img.width + px + dx] = 255;
+  const moved = applyGeometry(lesion, img.width, img.height, g, { interpolation: 'area' });
+  let best = 0, at = -1;
+  for (let i = 0; i < moved.length; i++) if (moved[i] > best) (best = moved[i]), (at = i);
+  const ex = g.offsetX + ((px + 0.5) * (side / img.width) - g.crop.x + g.padLeft) * g.scale - 0.5;
+  const ey = g.offsetY + (py + 0.5 - g.crop.y + g.padTop) * g.scale - 0.5;
+  assert.ok(Math.abs((at % 128) - ex) <= 1 && Math.abs(Math.floor(at / 128) - ey) <= 1, `lesion at ${at % 128},${Math.floor(at / 128)} expected ${ex},${ey}`);
+  // the file-size retina mask, moved by the geometry, covers the output mask (IoU; the two masks
+  // come from differently sampled images)
+  const fileMask = applyGeometry(retinaMask(img).mask, img.width, img.height, g);
+  let both = 0, either = 0;
+  for (let i = 0; i < fileMask.length; i++) {
+    if (fileMask[i] && r.mask[i]) both++;
+    if (fileMask[i] || r.mask[i]) either++;
+  }
+  assert.ok(both / either > 0.97, `IoU ${both / either}`);
+  // a square photograph is left as it is; the default keeps the aspect (the study's pipeline)
+  const square = resizeArea(img, side, side);
+  assert.deepEqual(preprocessFundus(square, { size: 128, squash: true }).image.data, preprocessFundus(square, { size: 128 }).image.data);
+  assert.equal(DEFAULT_PREPROCESS.squash, false);
 });
 
 test('keepSteps returns the intermediate images; switches change the output', async () => {

@@ -16,6 +16,7 @@ interface PreprocessCliOptions {
   clahe: boolean;
   green: boolean;
   benGraham?: boolean;
+  squash?: boolean;
   claheClip: string;
   claheTiles: string;
   jobs?: string;
@@ -39,6 +40,7 @@ export function register(program: Command): void {
     .option('--no-clahe', 'no CLAHE')
     .option('--no-green', 'keep colour (no green-channel emphasis)')
     .option('--ben-graham', "Ben Graham's local contrast normalisation")
+    .option('--squash', 'resize each photograph to a square first, without keeping its aspect (as APTOS-224 was made; what the released packages do)')
     .option('--clahe-clip <x>', 'CLAHE clip limit', String(DEFAULT_PREPROCESS.claheClipLimit))
     .option('--clahe-tiles <n>', 'CLAHE tiles per side', String(DEFAULT_PREPROCESS.claheTileGrid))
     .option('--jobs <n>', 'worker threads (default: CPU cores)')
@@ -57,6 +59,7 @@ export function register(program: Command): void {
         claheTileGrid: numberOption(opts.claheTiles, '--clahe-tiles', { integer: true, min: 1 }),
         green: opts.green,
         benGraham: !!opts.benGraham,
+        squash: !!opts.squash,
       };
       const dataset = await loadDataset(opts.data, parseFormat(opts.format));
       if (dataset.samples.length === 0) throw new DrXaiError('no images found', { file: dataset.root });

@@ -102,7 +102,7 @@ export interface PreprocessOptions {
   sourceHeight?: number;
   /**
    * When given, milliseconds spent in each step are added to it under the step's name
-   * (profiling): median (of the mask step), mask (the rest of it), crop, quality, clahe, green,
+   * (profiling): squash, median (of the mask step), mask (the rest of it), crop, quality, clahe, green,
    * benGraham, resize.
    */
   timings?: Record<string, number>;
@@ -125,9 +125,9 @@ function zeroOutside(img: RgbImage, mask: Uint8Array): RgbImage {
 
 /** What the steps of preprocessFundus read and write, from the decoded photograph to the model input. */
 interface PipelineState {
-  /** The photograph as decoded; `input` is it, or its squash to a square. */
+  /** The photograph as decoded; `input` is it, or (after the squash step) its square. */
   readonly decoded: { width: number; height: number };
-  readonly input: RgbImage;
+  input: RgbImage;
   readonly config: PreprocessConfig;
   readonly opts: PreprocessOptions;
   /** The retina mask in the geometry of `work` (0/255). */
@@ -160,6 +160,18 @@ interface PreprocessStep {
 
 /** The reference pipeline's steps, in order (numbers as in the study's code). */
 const STEPS: readonly PreprocessStep[] = [
+  {
+    // 0. squash to a square (the frame the model's training images had); later steps see only the square
+    name: 'squash',
+    enabled: (c) => c.squash,
+    run(s) {
+      if (s.input.width === s.input.height) return;
+      const side = Math.min(s.input.width, s.input.height);
+      s.input = s.work = resizeArea(s.input, side, side);
+      s.box = { x: 0, y: 0, width: side, height: side };
+      s.pad = { paddedWidth: side, paddedHeight: side, padLeft: 0, padTop: 0 };
+    },
+  },
   {
     // 1. retina mask (the median filter inside it is timed on its own, as "median")
     name: 'mask',
@@ -299,12 +311,10 @@ function geometryOf(s: PipelineState): PreprocessGeometry {
 export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> = {}, opts: PreprocessOptions = {}): PreprocessResult {
   const config = resolveConfig(cfg);
   if (img.channels !== 3) throw new DrXaiError(`expected a 3-channel RGB image, got ${img.channels}`, { file: opts.source });
-  const side = Math.min(img.width, img.height);
-  const input = config.squash && img.width !== img.height ? resizeArea(img, side, side) : img;
-  const { width, height } = input;
+  const { width, height } = img;
   const s: PipelineState = {
-    decoded: { width: img.width, height: img.height },
-    input,
+    decoded: { width, height },
+    input: img,
     config,
     opts,
     mask: new Uint8Array(0),
@@ -313,7 +323,7 @@ export function preprocessFundus(img: RgbImage, cfg: Partial<PreprocessConfig> =
     maskBox: null,
     box: { x: 0, y: 0, width, height },
     pad: { paddedWidth: width, paddedHeight: height, padLeft: 0, padTop: 0 },
-    work: input,
+    work: img,
     grey: null,
   };
   const timings = opts.timings;

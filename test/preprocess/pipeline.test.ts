@@ -103,6 +103,11 @@ test('squash: the photograph resized to a square first; geometry keeps file pixe
   const square = resizeArea(img, side, side);
   assert.deepEqual(preprocessFundus(square, { size: 128, squash: true }).image.data, preprocessFundus(square, { size: 128 }).image.data);
   assert.equal(DEFAULT_PREPROCESS.squash, false);
+  // a step of the composed pipeline like the others: timed under its name, and a stop point
+  const timings: Record<string, number> = {};
+  preprocessFundus(img, { size: 128, squash: true }, { timings });
+  assert.ok(timings.squash > 0 && timings.mask > 0, JSON.stringify(timings));
+  assert.throws(() => preprocessFundus(img, { size: 128, squash: true }, { stop: () => true }), /before the squash step/);
 });
 
 test('keepSteps returns the intermediate images; switches change the output', async () => {

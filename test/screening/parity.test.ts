@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { parse } from 'csv-parse/sync';
 import path from 'node:path';
+import { classNamesFor } from '../../src/core/index.ts';
 import { loadModel } from '../../src/models/index.ts';
 import { screenFiles, screenPhotograph, ScreeningStopped } from '../../src/screening/index.ts';
 import { ROOT, SMALL_MODEL, smallModel, testServer } from '../serve/helpers.ts';
@@ -130,7 +131,7 @@ test('a grade model: screen (results.jsonl, results.csv, report.html), the API a
   assert.match(html, /<th>predicted grade<\/th>/);
   const perGrade = [0, 1, 2, 3, 4].map((g) => records.filter((r) => r.predictedGrade === g).length);
   assert.ok(html.includes(`<tr><td>photographs</td>${perGrade.map((n) => `<td>${n}</td>`).join('')}</tr>`), 'the summary counts the photographs of each predicted grade');
-  const names = ['0 no DR', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+  const names = classNamesFor('grade');
   for (const r of records) assert.ok(html.includes(`<td data-sort="${r.predictedGrade}">${names[r.predictedGrade]}</td>`), `report row of ${r.id}`);
   assert.match(sc.stdout, /^predicted grades: 0 no DR \d+, 1 mild \d+, 2 moderate \d+, 3 severe \d+, 4 proliferative \d+$/m);
 

@@ -37,7 +37,8 @@ test('every config in configs/ is valid; the ablation differs from the real run 
   const ablation = parsed.get('aptos224-scratch-nopreprocess.yaml');
   assert.ok(real && ablation);
   const differing = Object.keys(real).filter((k) => JSON.stringify(real[k as keyof typeof real]) !== JSON.stringify(ablation[k as keyof typeof ablation]));
-  assert.deepEqual(differing.sort(), ['run_name', 'use_circular_mask', 'use_clahe', 'use_crop', 'use_green']);  // APTOS-224 holds square resizes: its packages squash every photograph the same way; the full-size recipe keeps the aspect.
+  assert.deepEqual(differing.sort(), ['run_name', 'use_circular_mask', 'use_clahe', 'use_crop', 'use_green']);
+  // APTOS-224 holds square resizes: its packages squash every photograph the same way; the full-size recipe keeps the aspect.
   for (const [f, cfg] of parsed) assert.equal(preprocessConfigOf(cfg).squash, f.startsWith('aptos224-'), f);
 });
 

@@ -5,6 +5,7 @@
  */
 import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 import type { RgbImage } from '../../src/core/index.ts';
+import { classNamesFor } from '../../src/core/tasks.ts';
 import { screenInBrowser, webgpuAvailable } from './browser-model.ts';
 import type { ExplainResult, ModelInfo, ModelList, Screening } from './types.ts';
 
@@ -83,7 +84,7 @@ for (const r of document.querySelectorAll('input[name="mode"]')) {
   });
 }
 
-const GRADE_NAMES = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+const GRADE_NAMES = classNamesFor('grade');
 
 /**
  * The 5-grade distribution of a grade model as labelled bars under its predicted grade (the

@@ -1,7 +1,7 @@
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { findPlotFont, FONT_FAMILY } from '../core/index.ts';
+import { classNamesFor, findPlotFont, FONT_FAMILY } from '../core/index.ts';
 import type { ReliabilityBin } from './calibration.ts';
 import type { PrCurve, RocCurve } from './curves.ts';
 import type { Interval } from './intervals.ts';
@@ -247,7 +247,7 @@ export function calibrationSpec(splits: Array<{ split: string; bins: Reliability
  * (severe, proliferative) read as clearly as the common ones.
  */
 export function gradeConfusionSpec(split: string, matrix: number[][], qwk: number): vl.TopLevelSpec {
-  const names = ['0 none', '1 mild', '2 moderate', '3 severe', '4 proliferative'];
+  const names = classNamesFor('grade');
   const cells = matrix.flatMap((row, t) => {
     const total = row.reduce((a, b) => a + b, 0);
     return row.map((count, p) => ({ truth: names[t], predicted: names[p], count, share: total ? count / total : 0 }));

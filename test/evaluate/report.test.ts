@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { DrXaiError, Rng } from '../../src/core/index.ts';
+import { classNamesFor, DrXaiError, Rng } from '../../src/core/index.ts';
 import {
   auroc,
   averagePrecision,
@@ -192,6 +192,8 @@ test('grade task: referable score P(grade >= 2), QWK column and 5x5 confusion', 
     assert.deepEqual([...readFileSync(path.join(outDir, 'test_confusion.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
     const svg = readFileSync(path.join(outDir, 'test_confusion.svg'), 'utf8');
     for (const count of new Set(result.splits[1].gradeConfusion!.flat())) assert.ok(svg.includes(`>${count}<`), `count ${count} missing from the confusion plot`);
+    // Its axes name the grades as everything else does (core's classNamesFor).
+    for (const name of classNamesFor('grade')) assert.ok(svg.includes(`>${name}<`), `grade '${name}' missing from the confusion plot's axes`);
     assert.match(formatMetricsTable(result.rows), /QWK/);
   } finally {
     rmSync(outDir, { recursive: true, force: true });

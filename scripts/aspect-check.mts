@@ -1,5 +1,5 @@
 // Does a photograph's aspect matter to a package trained on APTOS-224 (plain resizes to a square)?
-//   npx tsx scripts/aspect-check.mts <model.onnx> <split.csv> [--stretch 1.3333] [--photos <dir>]
+//   npx tsx scripts/aspect-check.mts <model.onnx> <split.csv> [--data ../shared/data/aptos2019-224] [--stretch 1.3333] [--photos <dir>]
 // On the split's validation images, each stretched horizontally by --stretch (INTER_AREA; 4/3 turns
 // the squeezed retina of a 4:3 original back into a circle, as a camera photograph shows it):
 //   (a) the image as it is, (b) stretched, preprocessed with the aspect kept (squash off),
@@ -9,10 +9,11 @@
 // The figures of models/MODEL_CARD.md ("Photographs that keep their aspect") come from this script.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DrXaiError, labelFor, type RgbImage } from '../src/core/index.ts';
+import { loadDataset, readSplitCsv } from '../src/data/index.ts';
 import { auroc, delongTest } from '../src/evaluate/index.ts';
 import { loadModel, modelPreprocessConfig } from '../src/models/index.ts';
 import { decodeFundus, preprocessFundus, resizeArea } from '../src/preprocess/index.ts';
-import type { RgbImage } from '../src/core/index.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -22,20 +23,22 @@ const model = await loadModel(modelPath);
 const cfg = modelPreprocessConfig(model.info);
 const thr = model.info.operatingPoint?.threshold ?? 0.5;
 const score = async (img: RgbImage, squash: boolean) => (await model.predict([preprocessFundus(img, { ...cfg, squash }).image])).probability[0];
-const dataRoot = path.resolve(import.meta.dirname, '../../shared/data/aptos2019-224/images');
+const dataset = await loadDataset(opt('--data') ?? path.resolve(import.meta.dirname, '../../shared/data/aptos2019-224'));
 
-const val = readFileSync(splitCsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter((r) => r[1] === 'val');
+const { val } = await readSplitCsv(splitCsv, dataset);
 const labels: number[] = [];
 const s: number[][] = [[], [], []];
-for (const [id, , grade] of val) {
-  const d = await decodeFundus(readFileSync(path.join(dataRoot, `${id}.png`)), id, 224);
+for (const { id, path: file, grade } of val) {
+  if (grade === null) continue;
+  const d = await decodeFundus(readFileSync(file), id, model.info.input.size);
   const stretched = resizeArea(d.image, Math.round(d.image.width * k), d.image.height);
   try {
     const ps = [await score(d.image, false), await score(stretched, false), await score(stretched, true)];
-    labels.push(Number(grade) >= 2 ? 1 : 0);
+    labels.push(labelFor(grade, 'referable'));
     ps.forEach((p, i) => s[i].push(p));
-  } catch {
+  } catch (e) {
     // no retina found: not scored, as evaluate excludes it
+    if (!(e instanceof DrXaiError)) throw e;
   }
 }
 const at = (sc: number[]) => {

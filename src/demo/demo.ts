@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DrXaiError, labelFor, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { PHANTOM_DIFFICULTY, findDuplicateGroups, loadDataset, stratifiedSplit, writePhantomDataset, writeSplitCsv, type Sample } from '../data/index.ts';
-import { evaluatePredictions, formatMetricsTable, type EvaluationResult } from '../evaluate/index.ts';
+import { evaluatePredictions, formatMetricsTable, type EvaluationResult, type SplitPredictions } from '../evaluate/index.ts';
 import { CamExplainer, explainCases, pickBalanced } from '../explain/index.ts';
 import { loadModel } from '../models/index.ts';
 import { resolveTrainConfig, trainOnSplit, type ImageLoader } from '../train/index.ts';
@@ -141,9 +141,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const evaluation: EvaluationResult = await timed(
     'evaluate',
     async () => {
-      const splits: Record<string, { ids: string[]; labels: number[]; scores: number[] }> = {};
+      const splits: Record<string, SplitPredictions> = {};
       for (const [name, samples] of [['val', split.s.val], ['test', split.s.test]] as const) {
-        splits[name] = { ids: samples.map((s) => s.id), labels: samples.map((s) => labelFor(s.grade as number, 'referable')), scores: await scores(trained.modelPath, [...samples], images.load) };
+        const grades = samples.map((s) => s.grade as number);
+        splits[name] = { ids: samples.map((s) => s.id), labels: grades.map((g) => labelFor(g, 'referable')), grades, scores: await scores(trained.modelPath, [...samples], images.load) };
       }
       return evaluatePredictions({ splits, task: 'referable', fixSpecificity: 0.95, tuneOn: 'val', bootstrap: 1000, seed, outDir: path.join(out, 'evaluation'), modelInfo: { model: 'tiny_cnn', data: 'phantom' } });
     },

@@ -1,5 +1,7 @@
 // The grade scale and the referable threshold are the task rules of src/core/tasks.ts.
-import { DrXaiError, NUM_GRADES, predictedGrade, referableFromGradeProbabilities, type GradeRule } from '../core/index.ts';
+import { classNamesFor, DrXaiError, NUM_GRADES, predictedGrade, referableFromGradeProbabilities, type GradeRule } from '../core/index.ts';
+import { wilsonInterval, type Interval } from './intervals.ts';
+import { confusionAt } from './operating-point.ts';
 
 /** Grade probabilities come from float32 logits: rows may miss 1 by rounding, never by more than this. */
 const PROB_SUM_TOLERANCE = 1e-4;
@@ -76,4 +78,40 @@ export function quadraticWeightedKappa(trueGrades: ArrayLike<number>, predGrades
   }
   if (expected === 0) throw new DrXaiError('quadratic weighted kappa is undefined: true and predicted grades are all one and the same grade');
   return 1 - observed / expected;
+}
+
+/** The photographs of one true grade at an operating point: how many, and how many were called positive. */
+export interface GradeReferral {
+  grade: number;
+  n: number;
+  /** Called positive (score >= threshold): referred. */
+  referred: number;
+  /** referred / n with its Wilson 95% interval; null for a grade without photographs. */
+  share: number | null;
+  interval: Interval | null;
+}
+
+/**
+ * Referral at a threshold broken down by true grade 0..4. For a grade the task counts as
+ * positive (2-4 for referable DR) the share referred is the sensitivity within that grade; for
+ * the others it is the false-referral rate. The pooled sensitivity weighs a missed grade 4
+ * (proliferative DR, urgent) the same as a missed grade 2; this breakdown does not.
+ */
+export function referralByGrade(grades: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): GradeReferral[] {
+  if (grades.length !== scores.length) throw new DrXaiError(`referral by grade: ${grades.length} grades but ${scores.length} scores`);
+  checkGrades(grades, 'true grades');
+  return Array.from({ length: NUM_GRADES }, (_, grade) => {
+    const of: number[] = [];
+    for (let i = 0; i < grades.length; i++) if (grades[i] === grade) of.push(scores[i]);
+    if (of.length === 0) return { grade, n: 0, referred: 0, share: null, interval: null };
+    // every photograph of the grade as a "positive": the true positives are the ones referred (the one decision rule)
+    const referred = confusionAt(new Array<number>(of.length).fill(1), of, threshold).tp;
+    return { grade, n: of.length, referred, share: referred / of.length, interval: wilsonInterval(referred, of.length) };
+  });
+}
+
+/** One terminal line: referred / n for each grade that has images, e.g. `0 no DR 3/163, 1 mild 4/33, ...`. */
+export function formatReferralByGrade(rows: readonly GradeReferral[]): string {
+  const names = classNamesFor('grade');
+  return rows.filter((r) => r.n > 0).map((r) => `${names[r.grade]} ${r.referred}/${r.n}`).join(', ');
 }

@@ -25,6 +25,9 @@ export {
   referableProbability,
   predictedGrades,
   checkGradeProbs,
+  referralByGrade,
+  formatReferralByGrade,
+  type GradeReferral,
 } from './grade.ts';
 export { PLOT_PIXELS, renderPlot } from './plots.ts';
 export {

@@ -1,9 +1,9 @@
 import path from 'node:path';
-import { DISCLAIMER, DrXaiError, NUM_GRADES, REFERABLE_GRADE, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
+import { classNamesFor, DISCLAIMER, DrXaiError, NUM_GRADES, REFERABLE_GRADE, toCsv, writeFileAtomic, writeHtmlReport } from '../core/index.ts';
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
 import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve } from './curves.ts';
-import { checkGradeProbs, gradeConfusionMatrix, predictedGrades, quadraticWeightedKappa, referableProbability } from './grade.ts';
+import { checkGradeProbs, gradeConfusionMatrix, predictedGrades, quadraticWeightedKappa, referableProbability, referralByGrade, type GradeReferral } from './grade.ts';
 import type { Interval } from './intervals.ts';
 import { chooseOperatingPoint, metricsAtThreshold, type OperatingMode, type ThresholdMetrics } from './operating-point.ts';
 import { calibrationSpec, gradeConfusionSpec, prSpec, renderPlot, rocSpec, type PlotOperatingPoint } from './plots.ts';
@@ -13,13 +13,16 @@ import { checkBinaryInputs } from './validate.ts';
  * Model outputs for one split. Task 'referable': `labels` are 0/1 (1 = referable DR) and
  * `scores` the predicted probability of referable DR. Task 'grade': `labels` are grades 0..4
  * and `gradeProbs` the N x 5 grade probabilities (of a softmax or an ordinal head, core/tasks.ts);
- * the referable score is P(grade >= 2).
+ * the referable score is P(grade >= 2). `grades`, for task 'referable': the true grades 0..4
+ * of the images, when the data set has them (the report then breaks referral down by grade; a
+ * grade task's labels are its grades).
  */
 export interface SplitPredictions {
   ids: string[];
   labels: number[];
   scores?: number[];
   gradeProbs?: number[][];
+  grades?: number[];
 }
 
 /** A photograph left out of the metrics: unreadable, or ungradable (never scored as a negative). */
@@ -65,6 +68,8 @@ export interface SplitEvaluation {
   /** Grade task only. */
   qwk?: number;
   gradeConfusion?: number[][];
+  /** Referral at the threshold by true grade, when the grades are known. */
+  referralByGrade?: GradeReferral[];
 }
 
 /** One line of metrics_summary.csv (and of `formatMetricsTable`). */
@@ -134,7 +139,8 @@ function prepareSplit(name: string, s: SplitPredictions, task: EvaluateOptions['
   if (task === 'referable') {
     if (!s.scores) throw new DrXaiError(`${what}: task 'referable' needs scores (probability of referable DR)`);
     checkBinaryInputs(s.labels, s.scores, what, { probabilities: true });
-    return { name, ids: s.ids, labels: s.labels, scores: s.scores };
+    if (s.grades !== undefined) checkGradesMatchLabels(s.grades, s.labels, what);
+    return { name, ids: s.ids, labels: s.labels, scores: s.scores, ...(s.grades !== undefined ? { grades: s.grades } : {}) };
   }
   if (!s.gradeProbs) throw new DrXaiError(`${what}: task 'grade' needs gradeProbs (N x ${NUM_GRADES} probabilities)`);
   if (s.gradeProbs.length !== s.labels.length) throw new DrXaiError(`${what}: ${s.labels.length} labels but ${s.gradeProbs.length} rows of grade probabilities`);
@@ -147,6 +153,18 @@ function prepareSplit(name: string, s: SplitPredictions, task: EvaluateOptions['
   });
   checkBinaryInputs(labels, scores, `${what} (referable = grade >= ${REFERABLE_GRADE})`, { probabilities: true });
   return { name, ids: s.ids, labels, scores, grades: s.labels, gradeProbs: s.gradeProbs, predictedGrades: predictedGrades(s.gradeProbs) };
+}
+
+/** A referable split's grades: one per image, 0..4, and every image of a grade with the same label (the task's rule). */
+function checkGradesMatchLabels(grades: number[], labels: number[], what: string): void {
+  if (!Array.isArray(grades) || grades.length !== labels.length) throw new DrXaiError(`${what}: ${labels.length} labels but ${Array.isArray(grades) ? grades.length : 'no array of'} grades`);
+  const labelOf = new Map<number, number>();
+  grades.forEach((g, i) => {
+    if (!Number.isInteger(g) || g < 0 || g >= NUM_GRADES) throw new DrXaiError(`${what}: grade at index ${i} is ${g}; grades must be integers 0..${NUM_GRADES - 1}`);
+    const seen = labelOf.get(g);
+    if (seen === undefined) labelOf.set(g, labels[i]);
+    else if (seen !== labels[i]) throw new DrXaiError(`${what}: grade ${g} has images labelled ${seen} and ${labels[i]} (at index ${i}); labels must follow from the grades`);
+  });
 }
 
 function evaluateSplit(p: PreparedSplit, threshold: number, resamples: number, seed: number): SplitEvaluation {
@@ -169,6 +187,7 @@ function evaluateSplit(p: PreparedSplit, threshold: number, resamples: number, s
     ev.qwk = quadraticWeightedKappa(p.grades, p.predictedGrades);
     ev.gradeConfusion = gradeConfusionMatrix(p.grades, p.predictedGrades);
   }
+  if (p.grades) ev.referralByGrade = referralByGrade(p.grades, p.scores, threshold);
   return ev;
 }
 
@@ -192,15 +211,22 @@ function summaryCsv(rows: MetricsRow[], grade: boolean): string {
   return toCsv(cols, rows.map((r) => cols.map((c) => (r as unknown as Record<string, number | string | null>)[c])), { nullAs: 'NA' });
 }
 
+/** One row an image; the true grade when known (always for a grade task, which adds its predictions). */
 function predictionsCsv(prepared: PreparedSplit[], threshold: number, grade: boolean): string {
-  const gradeCols = grade ? ['grade', 'predicted_grade', ...Array.from({ length: NUM_GRADES }, (_, g) => `p_grade${g}`)] : [];
+  const withGrades = prepared.some((p) => p.grades);
+  const gradeCols = [...(withGrades ? ['grade'] : []), ...(grade ? ['predicted_grade', ...Array.from({ length: NUM_GRADES }, (_, g) => `p_grade${g}`)] : [])];
   const rows = prepared.flatMap((p) =>
     p.ids.map((id, i) => {
-      const extra = grade ? [p.grades![i], p.predictedGrades![i], ...p.gradeProbs![i]] : [];
+      const extra = [...(withGrades ? [p.grades ? p.grades[i] : null] : []), ...(grade ? [p.predictedGrades![i], ...p.gradeProbs![i]] : [])];
       return [p.name, id, p.labels[i], p.scores[i], p.scores[i] >= threshold ? 1 : 0, ...extra];
     }),
   );
   return toCsv(['split', 'id', 'label', 'score', 'decision', ...gradeCols], rows, { nullAs: 'NA' });
+}
+
+function referralCsv(splits: SplitEvaluation[]): string {
+  const rows = splits.flatMap((e) => (e.referralByGrade ?? []).map((r) => [e.split, r.grade, r.n, r.referred, r.share, r.interval?.lo ?? null, r.interval?.hi ?? null]));
+  return toCsv(['split', 'grade', 'n', 'referred', 'share', 'share_lo', 'share_hi'], rows, { nullAs: 'NA' });
 }
 
 const threeDecimals = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -221,7 +247,7 @@ export function formatMetricsTable(rows: MetricsRow[]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateOptions, plotFiles: string[]): string {
+function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateOptions, plotFiles: string[], prepared: PreparedSplit[]): string {
   const { rows, splits, threshold, thresholdSource } = result;
   const md: string[] = [];
   md.push('# dr-xai evaluation report', '', `> **${DISCLAIMER}**`, '');
@@ -262,6 +288,25 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
     md.push(`| ${e.split} | ${a.tp} | ${a.fp} | ${a.tn} | ${a.fn} | ${w(a.sensitivity, a.wilson.sensitivity)} | ${w(a.specificity, a.wilson.specificity)} | ${w(a.ppv, a.wilson.ppv)} | ${w(a.npv, a.wilson.npv)} |`);
   }
   md.push('', 'PPV and NPV depend on the prevalence of the split and do not transfer to a population with another prevalence.', '');
+  const byGrade = splits.filter((e) => e.referralByGrade);
+  if (byGrade.length > 0) {
+    md.push('### Referred at the operating point, by true grade', '');
+    md.push(
+      'Each cell: photographs of that grade called referable / all of that grade = share, Wilson 95% interval. For the grades counted as positive (*) the share is the sensitivity within the grade: the pooled sensitivity counts a missed grade 4 (proliferative DR) the same as a missed grade 2, this table does not. For the others it is the false-referral rate.',
+      '',
+    );
+    const positive = new Set<number>(); // the grades whose images are labelled 1
+    for (const p of prepared) p.grades?.forEach((g, i) => {
+      if (p.labels[i] === 1) positive.add(g);
+    });
+    const names = classNamesFor('grade');
+    md.push(`| split | ${names.map((nm, g) => `${nm}${positive.has(g) ? ' *' : ''}`).join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`);
+    for (const e of byGrade) {
+      const cells = e.referralByGrade!.map((r) => (r.share === null || r.interval === null ? 'none' : `${r.referred}/${r.n} = ${withInterval(r.share, r.interval)}`));
+      md.push(`| ${e.split} | ${cells.join(' | ')} |`);
+    }
+    md.push('');
+  }
   if (grade) {
     md.push('## Five-grade agreement', '', 'Predicted grade = the expected grade sum_g g P(g), rounded (see src/evaluate/grade.ts). Quadratic weighted kappa over the full 0-4 scale. Rows: true grade, columns: predicted grade.', '');
     for (const e of splits) {
@@ -296,8 +341,10 @@ function reportMarkdown(result: Omit<EvaluationResult, 'files'>, opts: EvaluateO
 /**
  * Score predictions on every split, write the artifacts to `outDir` and return the numbers.
  * Files: <split>_roc.png/.svg and <split>_pr.png/.svg per split, calibration.png/.svg,
- * metrics_summary.csv, predictions.csv, report.md. Every check and every plot is done before
- * the first file is written, and each file is written atomically, so bad input leaves nothing.
+ * metrics_summary.csv, predictions.csv, excluded.csv, report.md and report.html; with grades
+ * (a grade task, or `grades` given) referral_by_grade.csv too. Every check and every plot is
+ * done before the first file is written, and each file is written atomically, so bad input
+ * leaves nothing.
  */
 export async function evaluatePredictions(opts: EvaluateOptions): Promise<EvaluationResult> {
   const { task } = opts;
@@ -353,7 +400,8 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
   contents.push(['metrics_summary.csv', summaryCsv(rows, task === 'grade')]);
   contents.push(['predictions.csv', predictionsCsv(prepared, threshold, task === 'grade')]);
   contents.push(['excluded.csv', toCsv(['split', 'id', 'kind', 'reason'], (opts.excluded ?? []).map((e) => [e.split, e.id, e.kind, e.reason]))]);
-  contents.push(['report.md', reportMarkdown(partial, opts, plots.map((p) => `${p.name}.png`))]);
+  if (splits.some((e) => e.referralByGrade)) contents.push(['referral_by_grade.csv', referralCsv(splits)]);
+  contents.push(['report.md', reportMarkdown(partial, opts, plots.map((p) => `${p.name}.png`), prepared)]);
   const files: string[] = [];
   for (const [name, data] of contents) {
     const file = path.resolve(opts.outDir, name);

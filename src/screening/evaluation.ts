@@ -87,13 +87,14 @@ export async function scoreLabelledSplit(
   }
   const gradeOf = new Map(samples.map((s) => [s.id, s.grade]));
   const task = model.info.task;
-  const labels = scored.map((s) => {
+  const grades = scored.map((s) => {
     const grade = gradeOf.get(s.id);
     if (grade === null || grade === undefined) throw new DrXaiError(`image '${s.id}' has no grade; evaluation needs labelled data`);
-    return labelFor(grade, task);
+    return grade;
   });
+  const labels = grades.map((g) => labelFor(g, task));
   const ids = scored.map((s) => s.id);
   return task === 'grade'
     ? { ids, labels, gradeProbs: scored.map((s) => s.screening.classProbabilities as number[]) }
-    : { ids, labels, scores: scored.map((s) => s.screening.probability) };
+    : { ids, labels, scores: scored.map((s) => s.screening.probability), grades };
 }

@@ -15,7 +15,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DrXaiError, readFileOrFail, writeFileAtomic } from '../core/index.ts';
 import type { SplitAssignment } from '../data/index.ts';
-import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, stratifiedBootstrap, type OperatingMode, type OperatingPoint } from '../evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, referralByGrade, stratifiedBootstrap, type GradeReferral, type OperatingMode, type OperatingPoint } from '../evaluate/index.ts';
 import { defaultRunName, runDir, type TrainConfig } from './config.ts';
 import type { ImageLoader } from './data.ts';
 import { writeValidationPredictions } from './logs.ts';
@@ -52,6 +52,8 @@ export interface CrossValidationResult {
   oofQwk?: number;
   /** Chosen on the pooled out-of-fold predictions. */
   operatingPoint: OperatingPoint;
+  /** The pooled out-of-fold predictions at that operating point, referred by true grade. */
+  oofReferralByGrade: GradeReferral[];
   /** One line for the sidecar and the model card. */
   protocol: string;
   oof: ValidationPredictions;
@@ -118,6 +120,7 @@ export async function crossValidate(cfg: TrainConfig, data: CrossValidationData,
     oofAuroc: auroc(oof.labels, oof.scores),
     oofAurocCi: ci,
     operatingPoint,
+    oofReferralByGrade: referralByGrade(oof.grades, oof.scores, operatingPoint.threshold),
     protocol:
       `${k}-fold stratified, duplicate-aware cross-validation of this recipe on ${data.name} (${oof.ids.length} images); ` +
       `threshold chosen on the pooled out-of-fold predictions, mode ${mode}, target specificity ${cfg.fix_specificity}`,

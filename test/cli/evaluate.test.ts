@@ -53,6 +53,15 @@ test('dr-xai evaluate: phantom -> split -> train -> evaluate, summary consistent
     const threshold = Number(row.threshold);
     for (const p of mine) assert.equal(p.decision, Number(p.score) >= threshold ? '1' : '0');
   }
+  // Each prediction carries the image's true grade (from the split file), and referral_by_grade.csv counts the decisions grade by grade.
+  const gradeOf = new Map(csv(split).map((r) => [r.id, r.grade]));
+  for (const p of preds) assert.equal(p.grade, gradeOf.get(p.id), `grade of ${p.id}`);
+  const byGrade = csv(path.join(out, 'referral_by_grade.csv'));
+  assert.equal(byGrade.length, 10);
+  for (const row of byGrade) {
+    const mine = preds.filter((p) => p.split === row.split && p.grade === row.grade);
+    assert.deepEqual([Number(row.n), Number(row.referred)], [mine.length, mine.filter((p) => p.decision === '1').length], `${row.split} grade ${row.grade}`);
+  }
 
   // Error paths: one line naming the problem, exit code 1, nothing written.
   const missing = cli('evaluate', '--model', path.join(dir, 'nope.onnx'), '--data', data, '--split', split, '--out-dir', path.join(dir, 'x'));

@@ -18,8 +18,10 @@ import {
   PLOT_PIXELS,
   predictedGrades,
   quadraticWeightedKappa,
+  referralByGrade,
   stratifiedBootstrap,
   SUMMARY_COLUMNS,
+  wilsonInterval,
 } from '../../src/evaluate/index.ts';
 import { DISCLAIMER } from '../../src/core/disclaimer.ts';
 
@@ -195,6 +197,64 @@ test('grade task: referable score P(grade >= 2), QWK column and 5x5 confusion', 
     // Its axes name the grades as everything else does (core's classNamesFor).
     for (const name of classNamesFor('grade')) assert.ok(svg.includes(`>${name}<`), `grade '${name}' missing from the confusion plot's axes`);
     assert.match(formatMetricsTable(result.rows), /QWK/);
+    // Its referral by grade counts what predictions.csv decided, grade by grade.
+    const byGrade = parse(readFileSync(path.join(outDir, 'referral_by_grade.csv')), { columns: true }) as Record<string, string>[];
+    assert.equal(byGrade.length, 10);
+    for (const row of byGrade) {
+      const mine = preds.filter((p) => p.split === row.split && p.grade === row.grade);
+      assert.equal(Number(row.n), mine.length);
+      assert.equal(Number(row.referred), mine.filter((p) => p.decision === '1').length);
+    }
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('referable task with grades: referral by true grade in referral_by_grade.csv, the report and predictions.csv', async () => {
+  const outDir = tmp();
+  try {
+    // threshold 0.5: grade 0 refers 1 of 3 (0.8), grade 1 1 of 2 (0.9), grade 2 1 of 2 (0.7), grade 3 1 of 1, grade 4 2 of 2
+    const grades = [0, 0, 0, 1, 1, 2, 2, 3, 4, 4];
+    const scores = [0.1, 0.2, 0.8, 0.3, 0.9, 0.7, 0.4, 0.95, 0.6, 0.85];
+    const ext = { ids: grades.map((_, i) => `e${i}`), labels: grades.map((g) => (g >= 2 ? 1 : 0)), scores, grades };
+    const result = await evaluatePredictions({ splits: { external: ext }, task: 'referable', thresholdFrom: 0.5, bootstrap: 50, outDir });
+    const expected = [[3, 1], [2, 1], [2, 1], [1, 1], [2, 2]];
+    assert.deepEqual(result.splits[0].referralByGrade!.map((r) => [r.n, r.referred]), expected);
+    assert.deepEqual(referralByGrade(grades, scores, 0.5).map((r) => r.share), [1 / 3, 1 / 2, 1 / 2, 1, 1]);
+    const rows = parse(readFileSync(path.join(outDir, 'referral_by_grade.csv')), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(rows[0]), ['split', 'grade', 'n', 'referred', 'share', 'share_lo', 'share_hi']);
+    rows.forEach((row, g) => {
+      const [n, k] = expected[g];
+      const w = wilsonInterval(k, n);
+      assert.deepEqual([row.split, Number(row.grade), Number(row.n), Number(row.referred), Number(row.share), Number(row.share_lo), Number(row.share_hi)], ['external', g, n, k, k / n, w.lo, w.hi]);
+    });
+    // The pooled sensitivity (4 of 5) hides that grade 2 is referred half the time.
+    assert.equal(result.rows[0].sens, 4 / 5);
+    const report = readFileSync(path.join(outDir, 'report.md'), 'utf8');
+    assert.match(report, /### Referred at the operating point, by true grade/);
+    assert.ok(report.includes('| split | 0 no DR | 1 mild | 2 moderate * | 3 severe * | 4 proliferative * |'), 'the positive grades are starred');
+    assert.ok(report.includes(`| external | 1/3 = 0.333 [${wilsonInterval(1, 3).lo.toFixed(3)}, ${wilsonInterval(1, 3).hi.toFixed(3)}] | 1/2 = 0.500 [`));
+    const preds = parse(readFileSync(path.join(outDir, 'predictions.csv')), { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(preds[0]), ['split', 'id', 'label', 'score', 'decision', 'grade']);
+    assert.deepEqual(preds.map((p) => Number(p.grade)), grades);
+    // A grade without images is reported as none, not as 0/0.
+    const noSevere = { ...ext, ids: ext.ids.filter((_, i) => grades[i] !== 3), labels: ext.labels.filter((_, i) => grades[i] !== 3), scores: scores.filter((_, i) => grades[i] !== 3), grades: grades.filter((g) => g !== 3) };
+    const r2 = await evaluatePredictions({ splits: { external: noSevere }, task: 'referable', thresholdFrom: 0.5, bootstrap: 50, outDir });
+    assert.deepEqual(r2.splits[0].referralByGrade![3], { grade: 3, n: 0, referred: 0, share: null, interval: null });
+    assert.match(readFileSync(path.join(outDir, 'referral_by_grade.csv'), 'utf8'), /^external,3,0,0,NA,NA,NA$/m);
+    // Grades that contradict the labels, out of range or of another length are refused before anything is written.
+    const out2 = tmp();
+    try {
+      const bad = async (split: typeof ext, re: RegExp) =>
+        assert.rejects(evaluatePredictions({ splits: { external: split }, task: 'referable', thresholdFrom: 0.5, bootstrap: 50, outDir: out2 }), (e: unknown) => e instanceof DrXaiError && re.test(e.message));
+      await bad({ ...ext, labels: ext.labels.map((l, i) => (i === 6 ? 0 : l)) }, /grade 2 has images labelled 1 and 0 \(at index 6\)/);
+      await bad({ ...ext, grades: grades.map((g) => (g === 4 ? 5 : g)) }, /grade at index 8 is 5/);
+      await bad({ ...ext, grades: grades.slice(1) }, /10 labels but 9 grades/);
+      assert.deepEqual(readdirSync(out2), []);
+    } finally {
+      rmSync(out2, { recursive: true, force: true });
+    }
+    assert.throws(() => referralByGrade([0, 1], [0.5], 0.5), /2 grades but 1 scores/);
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }

@@ -40,6 +40,13 @@ test('dr-xai cv: 3 folds cover every image once; the OOF threshold is chosen on 
   const op = chooseOperatingPoint(labels, scores, { targetSpecificity: 0.8, mode: 'constrained' });
   assert.equal(summary.operatingPoint.threshold, op.threshold);
   assert.ok(Math.abs(summary.oofAuroc - auroc(labels, scores)) < 1e-12);
+  // Referral by true grade at that threshold counts the OOF rows of each grade with score >= threshold.
+  for (let g = 0; g < 5; g++) {
+    const mine = oof.filter((r) => r[2] === String(g));
+    assert.deepEqual([summary.oofReferralByGrade[g].n, summary.oofReferralByGrade[g].referred], [mine.length, mine.filter((r) => Number(r[4]) >= op.threshold).length], `grade ${g}`);
+  }
+  const shown = summary.oofReferralByGrade.filter((r: { n: number }) => r.n > 0).map((r: { referred: number; n: number }) => `${r.referred}/${r.n}`);
+  assert.match(first.stdout, new RegExp(`OOF referred by true grade at that threshold: 0 no DR ${shown[0]}, 1 mild ${shown[1]}`));
 
   // A rerun trains nothing (every fold is done) and stores the point in the package given.
   const pkg = path.join(dir, 'pkg.onnx');

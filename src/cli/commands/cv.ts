@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DISCLAIMER } from '../../core/index.ts';
-import { parseOperatingMode } from '../../evaluate/index.ts';
+import { formatReferralByGrade, parseOperatingMode } from '../../evaluate/index.ts';
 import { findDuplicateGroups, loadDataset, parseFormat, stratifiedFolds, writeSplitCsv } from '../../data/index.ts';
 import { readSidecar, writeSidecar } from '../../models/index.ts';
 import { crossValidate, defaultRunName, preparePreprocessed, preprocessConfigOf, sharedCacheDir } from '../../train/index.ts';
@@ -58,6 +58,7 @@ Writes <out_dir>/<run>-cv/{fold-<i>.csv, cv.json, oof_predictions.csv}. ${DISCLA
         `CV AUROC ${r.aurocMean.toFixed(4)} +/- ${r.aurocSd.toFixed(4)} (mean +/- SD of ${k} folds); pooled OOF AUROC ${r.oofAuroc.toFixed(4)} [${r.oofAurocCi.lo.toFixed(4)}, ${r.oofAurocCi.hi.toFixed(4)}]\n` +
           (r.qwkMean !== undefined ? `CV QWK ${r.qwkMean.toFixed(4)} +/- ${(r.qwkSd as number).toFixed(4)}; pooled OOF QWK ${(r.oofQwk as number).toFixed(4)}\n` : '') +
           `OOF operating point (${op.mode}, target specificity ${op.targetSpecificity}): threshold ${op.threshold.toFixed(4)}, sensitivity ${op.sensitivity.toFixed(3)}, specificity ${op.specificity.toFixed(3)}\n` +
+          `OOF referred by true grade at that threshold: ${formatReferralByGrade(r.oofReferralByGrade)}\n` +
           `summary: ${path.join(r.dir, 'cv.json')}\n`,
       );
       if (opts.applyTo) {

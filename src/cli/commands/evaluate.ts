@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { DISCLAIMER, progressBar } from '../../core/index.ts';
 import { loadDataset, parseFormat, readSplitCsv } from '../../data/index.ts';
-import { evaluatePredictions, formatMetricsTable, parseOperatingMode, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
+import { evaluatePredictions, formatMetricsTable, formatReferralByGrade, parseOperatingMode, type ExcludedImage, type SplitPredictions } from '../../evaluate/index.ts';
 import { loadModel, defaultModelPath } from '../../models/index.ts';
 import { planEvaluation, scoreLabelledSplit } from '../../screening/index.ts';
 import { numberOption } from '../options.ts';
@@ -54,7 +54,9 @@ Examples:
   dr-xai evaluate --model m.onnx --data /data/messidor2 --threshold-from model   # external validation
 
 Writes <out-dir>/{val,test}_roc.png, *_pr.png, calibration.png, metrics_summary.csv,
-predictions.csv, excluded.csv (photographs left out, with the reason), report.md and
+predictions.csv (with each image's true grade), referral_by_grade.csv (how many of each
+true grade the operating point refers: the sensitivity within grades 2-4 and the false
+referrals of grades 0-1), excluded.csv (photographs left out, with the reason), report.md and
 report.html. Ungradable photographs (the quality gate of dr-xai screen) are left out of the
 metrics and listed, never scored as negatives. ${DISCLAIMER}`,
     )
@@ -104,6 +106,7 @@ metrics and listed, never scored as negatives. ${DISCLAIMER}`,
       });
       await model.release();
       process.stdout.write(`${formatMetricsTable(result.rows)}\n`);
+      for (const e of result.splits) if (e.referralByGrade) process.stdout.write(`${e.split} referred by true grade: ${formatReferralByGrade(e.referralByGrade)}\n`);
       process.stdout.write(`threshold ${result.threshold.toFixed(4)} (${result.thresholdSource.kind === 'given' ? 'stored with the model' : `tuned on ${result.thresholdSource.split}, ${result.thresholdSource.mode}, target specificity ${fixSpec}`})\n`);
       process.stdout.write(`report: ${result.files.find((f) => f.endsWith('report.md'))}\n${DISCLAIMER}\n`);
       const unreadable = excluded.filter((e) => e.kind === 'unreadable');

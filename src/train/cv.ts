@@ -15,7 +15,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DrXaiError, readFileOrFail, writeFileAtomic } from '../core/index.ts';
 import type { SplitAssignment } from '../data/index.ts';
-import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, referralByGrade, stratifiedBootstrap, type GradeReferral, type OperatingMode, type OperatingPoint } from '../evaluate/index.ts';
+import { auroc, evaluatePredictions, predictedGrades, quadraticWeightedKappa, type EvaluationResult, type GradeReferral, type OperatingMode, type OperatingPoint } from '../evaluate/index.ts';
 import { defaultRunName, runDir, type TrainConfig } from './config.ts';
 import type { ImageLoader } from './data.ts';
 import { writeValidationPredictions } from './logs.ts';
@@ -38,7 +38,7 @@ export interface FoldResult {
 }
 
 export interface CrossValidationResult {
-  /** <out_dir>/<run>-cv: cv.json, oof_predictions.csv. */
+  /** <out_dir>/<run>-cv: cv.json, oof_predictions.csv, report/ (evaluate's report of the pooled OOF predictions). */
   dir: string;
   folds: FoldResult[];
   aurocMean: number;
@@ -109,18 +109,33 @@ export async function crossValidate(cfg: TrainConfig, data: CrossValidationData,
     ...(pooled[0].gradeProbs ? { gradeProbs: pooled.flatMap((v) => v.gradeProbs as number[][]) } : {}),
   };
   const mode = opts.mode ?? 'conservative';
-  const operatingPoint = chooseOperatingPoint(oof.labels, oof.scores, { targetSpecificity: cfg.fix_specificity, mode });
-  const ci = stratifiedBootstrap(oof.labels, oof.scores, { threshold: operatingPoint.threshold, resamples: 2000, seed: cfg.seed }).auroc;
+  // The pooled OOF predictions as one split of `evaluate` (report.md, plots, referral by grade),
+  // with the threshold tuned on them: that is the operating point, and its bootstrap the AUROC's CI.
+  const grade = cfg.task === 'grade';
+  const evaluation = await evaluatePredictions({
+    splits: { oof: grade ? { ids: oof.ids, labels: oof.grades, gradeProbs: oof.gradeProbs } : { ids: oof.ids, labels: oof.labels, scores: oof.scores, grades: oof.grades } },
+    task: grade ? 'grade' : 'referable',
+    tuneOn: 'oof',
+    mode,
+    fixSpecificity: cfg.fix_specificity,
+    seed: cfg.seed,
+    outDir: path.join(dir, 'report'),
+    modelInfo: { recipe: base, model: cfg.model_name, cv: `${k} folds, out-of-fold predictions`, data: data.name },
+  });
+  // tuned, not given: no threshold was passed in
+  const tuned = evaluation.thresholdSource as Extract<EvaluationResult['thresholdSource'], { kind: 'tuned' }>;
+  const operatingPoint: OperatingPoint = { threshold: evaluation.threshold, mode: tuned.mode, targetSpecificity: tuned.targetSpecificity, sensitivity: tuned.sensitivity, specificity: tuned.specificity };
+  const [pooledEvaluation] = evaluation.splits;
   const aurocs = folds.map((f) => f.auroc);
   const result: CrossValidationResult = {
     dir,
     folds,
     aurocMean: mean(aurocs),
     aurocSd: sd(aurocs),
-    oofAuroc: auroc(oof.labels, oof.scores),
-    oofAurocCi: ci,
+    oofAuroc: pooledEvaluation.auroc,
+    oofAurocCi: pooledEvaluation.bootstrap.auroc,
     operatingPoint,
-    oofReferralByGrade: referralByGrade(oof.grades, oof.scores, operatingPoint.threshold),
+    oofReferralByGrade: pooledEvaluation.referralByGrade as GradeReferral[],
     protocol:
       `${k}-fold stratified, duplicate-aware cross-validation of this recipe on ${data.name} (${oof.ids.length} images); ` +
       `threshold chosen on the pooled out-of-fold predictions, mode ${mode}, target specificity ${cfg.fix_specificity}`,
@@ -130,7 +145,7 @@ export async function crossValidate(cfg: TrainConfig, data: CrossValidationData,
     const qwks = folds.map((f) => f.qwk as number);
     result.qwkMean = mean(qwks);
     result.qwkSd = sd(qwks);
-    result.oofQwk = quadraticWeightedKappa(oof.grades, predictedGrades(oof.gradeProbs));
+    result.oofQwk = pooledEvaluation.qwk;
   }
   const { oof: _pooled, ...summary } = result;
   await writeFileAtomic(path.join(dir, 'cv.json'), JSON.stringify(summary, null, 2) + '\n');

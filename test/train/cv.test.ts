@@ -47,6 +47,13 @@ test('dr-xai cv: 3 folds cover every image once; the OOF threshold is chosen on 
   }
   const shown = summary.oofReferralByGrade.filter((r: { n: number }) => r.n > 0).map((r: { referred: number; n: number }) => `${r.referred}/${r.n}`);
   assert.match(first.stdout, new RegExp(`OOF referred by true grade at that threshold: 0 no DR ${shown[0]}, 1 mild ${shown[1]}`));
+  // report/ is evaluate's report of the OOF predictions, tuned on them to the same threshold.
+  const report = readFileSync(path.join(cvDir, 'report', 'report.md'), 'utf8');
+  assert.match(report, /Tuned on split \*\*oof\*\* for the highest sensitivity with specificity >= 0\.8/);
+  assert.ok(report.includes(`(exact threshold ${op.threshold})`));
+  assert.ok(existsSync(path.join(cvDir, 'report', 'oof_roc.png')));
+  assert.equal(readFileSync(path.join(cvDir, 'report', 'referral_by_grade.csv'), 'utf8').trim().split('\n').length, 6);
+  assert.match(first.stdout, /report of the OOF predictions: .*r-cv\/report\/report\.md/);
 
   // A rerun trains nothing (every fold is done) and stores the point in the package given.
   const pkg = path.join(dir, 'pkg.onnx');

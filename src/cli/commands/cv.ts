@@ -35,7 +35,8 @@ Example:
   dr-xai train --config configs/aptos224-mnv2.yaml              # the model to release
   dr-xai cv --config configs/aptos224-mnv2.yaml --folds 3 --apply-to runs/aptos224-mnv2-referable/model.onnx
 
-Writes <out_dir>/<run>-cv/{fold-<i>.csv, cv.json, oof_predictions.csv}. ${DISCLAIMER}`,
+Writes <out_dir>/<run>-cv/{fold-<i>.csv, cv.json, oof_predictions.csv} and report/ (what
+evaluate writes, for the pooled out-of-fold predictions: plots, referral by grade, report.md). ${DISCLAIMER}`,
     )
     .action(async (opts: CvCliOptions) => {
       const cfg = await recipeFrom(opts);
@@ -59,7 +60,7 @@ Writes <out_dir>/<run>-cv/{fold-<i>.csv, cv.json, oof_predictions.csv}. ${DISCLA
           (r.qwkMean !== undefined ? `CV QWK ${r.qwkMean.toFixed(4)} +/- ${(r.qwkSd as number).toFixed(4)}; pooled OOF QWK ${(r.oofQwk as number).toFixed(4)}\n` : '') +
           `OOF operating point (${op.mode}, target specificity ${op.targetSpecificity}): threshold ${op.threshold.toFixed(4)}, sensitivity ${op.sensitivity.toFixed(3)}, specificity ${op.specificity.toFixed(3)}\n` +
           `OOF referred by true grade at that threshold: ${formatReferralByGrade(r.oofReferralByGrade)}\n` +
-          `summary: ${path.join(r.dir, 'cv.json')}\n`,
+          `summary: ${path.join(r.dir, 'cv.json')}; report of the OOF predictions: ${path.join(r.dir, 'report', 'report.md')}\n`,
       );
       if (opts.applyTo) {
         const sidecar = await readSidecar(opts.applyTo);

@@ -6,7 +6,8 @@ import { confusionAt } from './operating-point.ts';
 /** Grade probabilities come from float32 logits: rows may miss 1 by rounding, never by more than this. */
 const PROB_SUM_TOLERANCE = 1e-4;
 
-function checkGrades(grades: ArrayLike<number>, what: string): void {
+/** Every grade an integer 0..4 (DrXaiError naming `what` and the index otherwise). */
+export function checkGrades(grades: ArrayLike<number>, what: string): void {
   for (let i = 0; i < grades.length; i++) {
     const g = grades[i];
     if (!Number.isInteger(g) || g < 0 || g >= NUM_GRADES) {

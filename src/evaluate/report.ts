@@ -3,7 +3,7 @@ import { classNamesFor, DISCLAIMER, DrXaiError, NUM_GRADES, REFERABLE_GRADE, toC
 import { stratifiedBootstrap, type BootstrapResult } from './bootstrap.ts';
 import { brierScore, expectedCalibrationError, reliabilityBins, CALIBRATION_BINS, type ReliabilityBin } from './calibration.ts';
 import { auroc, averagePrecision, prCurve, rocCurve, type PrCurve, type RocCurve } from './curves.ts';
-import { checkGradeProbs, gradeConfusionMatrix, predictedGrades, quadraticWeightedKappa, referableProbability, referralByGrade, type GradeReferral } from './grade.ts';
+import { checkGradeProbs, checkGrades, gradeConfusionMatrix, predictedGrades, quadraticWeightedKappa, referableProbability, referralByGrade, type GradeReferral } from './grade.ts';
 import type { Interval } from './intervals.ts';
 import { chooseOperatingPoint, metricsAtThreshold, type OperatingMode, type ThresholdMetrics } from './operating-point.ts';
 import { calibrationSpec, gradeConfusionSpec, prSpec, renderPlot, rocSpec, type PlotOperatingPoint } from './plots.ts';
@@ -158,9 +158,9 @@ function prepareSplit(name: string, s: SplitPredictions, task: EvaluateOptions['
 /** A referable split's grades: one per image, 0..4, and every image of a grade with the same label (the task's rule). */
 function checkGradesMatchLabels(grades: number[], labels: number[], what: string): void {
   if (!Array.isArray(grades) || grades.length !== labels.length) throw new DrXaiError(`${what}: ${labels.length} labels but ${Array.isArray(grades) ? grades.length : 'no array of'} grades`);
+  checkGrades(grades, `${what} grades`);
   const labelOf = new Map<number, number>();
   grades.forEach((g, i) => {
-    if (!Number.isInteger(g) || g < 0 || g >= NUM_GRADES) throw new DrXaiError(`${what}: grade at index ${i} is ${g}; grades must be integers 0..${NUM_GRADES - 1}`);
     const seen = labelOf.get(g);
     if (seen === undefined) labelOf.set(g, labels[i]);
     else if (seen !== labels[i]) throw new DrXaiError(`${what}: grade ${g} has images labelled ${seen} and ${labels[i]} (at index ${i}); labels must follow from the grades`);

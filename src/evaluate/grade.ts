@@ -112,7 +112,7 @@ export function referralByGrade(grades: ArrayLike<number>, scores: ArrayLike<num
 }
 
 /** One terminal line: referred / n for each grade that has images, e.g. `0 no DR 3/163, 1 mild 4/33, ...`. */
-export function formatReferralByGrade(rows: readonly GradeReferral[]): string {
+export function formatReferralByGrade(rows: readonly Pick<GradeReferral, 'grade' | 'n' | 'referred'>[]): string {
   const names = classNamesFor('grade');
   return rows.filter((r) => r.n > 0).map((r) => `${names[r.grade]} ${r.referred}/${r.n}`).join(', ');
 }

@@ -25,6 +25,11 @@ export const OperatingPointSchema = z.object({
   protocol: z.string().optional(),
   sensitivity: z.number().optional(),
   specificity: z.number().optional(),
+  /**
+   * On the predictions it was chosen on: the images of each true grade and how many the threshold
+   * refers (src/evaluate referralByGrade), so that a reader sees which grades its errors are.
+   */
+  referralByGrade: z.array(z.object({ grade: z.number().int().min(0).max(4), n: z.number().int().min(0), referred: z.number().int().min(0) })).optional(),
 });
 export type OperatingPoint = z.infer<typeof OperatingPointSchema>;
 

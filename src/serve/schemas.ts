@@ -14,6 +14,8 @@ export const OperatingPointOut = z
     protocol: z.string().optional(),
     sensitivity: z.number().optional(),
     specificity: z.number().optional(),
+    /** On the predictions the threshold was chosen on: images of each true grade and how many it referred. */
+    referralByGrade: z.array(z.object({ grade: z.number().int(), n: z.number().int(), referred: z.number().int() })).optional(),
   })
   .nullable();
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { DrXaiError, gradeProbabilities, isOrdinal, labelFor, outputsFor, positiveProbability, Rng, progressBar, writeFileAtomic } from '../core/index.ts';
 import type { Sample } from '../data/index.ts';
 import { AdamW, TrainingSession, exportInference, noDecayForNormsAndBiases } from '../engine/index.ts';
-import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, referralByGrade } from '../evaluate/index.ts';
 import {
   MODEL_FORMAT,
   addLoss,
@@ -512,7 +512,17 @@ async function exportPackage(cfg: TrainConfig, data: TrainData, p: TrainingSetup
     outputs: { logits: 'logits', features: 'features' },
     preprocess: data.preprocess,
     ...(op && Number.isFinite(op.threshold)
-      ? { operatingPoint: { threshold: op.threshold, targetSpecificity: op.targetSpecificity, mode: op.mode, chosenOn: `${data.name} validation split`, sensitivity: op.sensitivity, specificity: op.specificity } }
+      ? {
+          operatingPoint: {
+            threshold: op.threshold,
+            targetSpecificity: op.targetSpecificity,
+            mode: op.mode,
+            chosenOn: `${data.name} validation split`,
+            sensitivity: op.sensitivity,
+            specificity: op.specificity,
+            referralByGrade: referralByGrade(data.val.map((s) => s.grade as number), v.scores, op.threshold),
+          },
+        }
       : {}),
     metrics: {
       bestEpoch: epochs.best.epoch,

@@ -18,7 +18,9 @@ function folder(): string {
   const sidecar = JSON.parse(readFileSync(path.join(FIX, 'tiny.json'), 'utf8'));
   for (const [name, task] of [['a-referable', 'referable'], ['b-grade', 'grade']] as const) {
     copyFileSync(path.join(FIX, 'tiny.onnx'), path.join(dir, `${name}.onnx`));
-    writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...sidecar, task, numClasses: task === 'grade' ? 5 : 1, metrics: { valAuroc: task === 'grade' ? 0.9 : 0.8 } }));
+    const referralByGrade = [0, 1, 2, 3, 4].map((grade) => ({ grade, n: 10, referred: 2 * grade }));
+    const operatingPoint = { threshold: 0.5, targetSpecificity: 0.95, mode: 'constrained', chosenOn: 'phantom validation split', ...(task === 'referable' ? { referralByGrade } : {}) };
+    writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...sidecar, task, numClasses: task === 'grade' ? 5 : 1, metrics: { valAuroc: task === 'grade' ? 0.9 : 0.8 }, operatingPoint }));
   }
   writeFileSync(path.join(dir, 'defaults.json'), JSON.stringify({ referable: 'a-referable.onnx', grade: 'b-grade.onnx' }));
   return dir;
@@ -47,6 +49,9 @@ test('dr-xai models --json: path, name, task, default for every package; the tex
   ]);
   const text = run(['models', '--dir', dir]);
   assert.match(text.stdout, /\* a-referable {2}\[referable, default\]/);
+  // A stored referral by grade is one line under its package (the grade package has none).
+  assert.match(text.stdout, /\n {4}referred at that threshold, by true grade \(phantom validation split\): 0 no DR 0\/10, 1 mild 2\/10, 2 moderate 4\/10, 3 severe 6\/10, 4 proliferative 8\/10\n/);
+  assert.equal(text.stdout.match(/referred at that threshold/g)?.length, 1);
   assert.match(text.stdout, /Research decision support only/);
 });
 
@@ -57,6 +62,9 @@ test("the repository's own models/ folder: each task's default exists, loads, an
     const model = await loadModel(file);
     assert.equal(model.info.task, task);
     assert.ok(model.info.operatingPoint, `${task} default has no operating point`);
+    // It says which grades it refers on the images it was chosen on: all of them, once.
+    const images = Number(/\((\d+) images\)/.exec(model.info.operatingPoint.protocol ?? '')?.[1]);
+    assert.equal(model.info.operatingPoint.referralByGrade?.reduce((a, r) => a + r.n, 0), images, `${task} default: referral by grade over the ${images} CV images`);
     await model.release();
   }
 });

@@ -229,6 +229,10 @@ describe('screening page in headless Chromium', { skip }, () => {
       await p2.goto(`${catalogBase}/`);
       await p2.waitForFunction(() => (document.getElementById('model-select') as HTMLSelectElement).options.length > 1);
       await p2.getByTestId('model-select').selectOption(grade.id);
+      // The model line says what its operating point referred of each true grade where it was chosen.
+      const pdr = grade.operatingPoint.referralByGrade[4];
+      assert.ok(pdr.n > 0, 'the released grade model stores its referral by grade');
+      assert.match((await p2.locator('#model').textContent()) ?? '', new RegExp(`; there it referred [^·]*, ${((100 * pdr.referred) / pdr.n).toFixed(0)}% of proliferative`));
       const before = await p2.evaluate(() => (window as any).drxai.done as number);
       await p2.locator('#files').setInputFiles([{ name: 'phantom.png', mimeType: 'image/png', buffer: png }]);
       await p2.waitForFunction((n) => (window as any).drxai.done > n, before, { timeout: 120_000 });

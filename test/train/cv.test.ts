@@ -65,6 +65,7 @@ test('dr-xai cv: 3 folds cover every image once; the OOF threshold is chosen on 
   const sidecar = await readSidecar(pkg);
   assert.equal(sidecar.operatingPoint?.threshold, op.threshold);
   assert.match(sidecar.operatingPoint?.protocol ?? '', /3-fold stratified, duplicate-aware cross-validation/);
+  assert.deepEqual(sidecar.operatingPoint?.referralByGrade, summary.oofReferralByGrade.map(({ grade, n, referred }: { grade: number; n: number; referred: number }) => ({ grade, n, referred })));
   assert.equal(sidecar.metrics?.cvFolds, 3);
 
   const bad = run([...args, '--folds', '1']);

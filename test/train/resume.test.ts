@@ -4,9 +4,9 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gradeProbabilities, Rng, type RgbImage } from '../../src/core/index.ts';
-import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa } from '../../src/evaluate/index.ts';
+import { auroc, chooseOperatingPoint, predictedGrades, quadraticWeightedKappa, referralByGrade } from '../../src/evaluate/index.ts';
 import type { Sample } from '../../src/data/index.ts';
-import { createModel, loadModel, serializeSafetensors } from '../../src/models/index.ts';
+import { createModel, loadModel, readSidecar, serializeSafetensors } from '../../src/models/index.ts';
 import { loadCheckpoint, resolveTrainConfig, train, type TrainConfig, type TrainData, type TrainStep } from '../../src/train/index.ts';
 
 /** A crash of the process, simulated: thrown from onStep after `n` optimizer steps of a call. */
@@ -116,6 +116,10 @@ test('the toy task is learnt, and the package reproduces the validation the run 
   assert.ok(Math.abs(auroc(r.validation.labels, pred.probability) - r.best.valAuroc) < 1e-6);
   const { threshold, sensitivity, specificity } = r.sidecar.operatingPoint!;
   assert.deepEqual({ threshold, sensitivity, specificity }, (({ threshold, sensitivity, specificity }) => ({ threshold, sensitivity, specificity }))(chooseOperatingPoint(r.validation.labels, r.validation.scores, { targetSpecificity: 0.95 })));
+  // The sidecar says which grades that threshold refers on the validation images: counts only.
+  const stored = (await readSidecar(r.modelPath)).operatingPoint!.referralByGrade;
+  assert.deepEqual(stored, referralByGrade(r.validation.grades, r.validation.scores, threshold).map(({ grade, n, referred }) => ({ grade, n, referred })));
+  assert.equal(stored!.reduce((a, g) => a + g.n, 0), data.val.length);
 });
 
 test('an existing run is not overwritten without --resume; a changed config is refused on resume', async () => {

@@ -44,12 +44,20 @@ function activeInfo(): ModelInfo | null {
   return mode() === 'server' ? servedInfo : info;
 }
 
+/** What the operating point referred of each true grade where it was chosen: which grades its errors are. */
+function referralText(rows: { grade: number; n: number; referred: number }[] | undefined): string {
+  if (!rows?.length) return '';
+  const names = classNamesFor('grade');
+  const share = (r: { n: number; referred: number }) => `${((100 * r.referred) / r.n).toFixed(r.referred / r.n < 0.01 ? 1 : 0)}%`;
+  return `; there it referred ${rows.filter((r) => r.n > 0).map((r) => `${share(r)} of ${names[r.grade].replace(/^\d /, '')}`).join(', ')}`;
+}
+
 function describeModel(): void {
   const m = activeInfo();
   if (!m) return;
   const op = m.operatingPoint;
   $('model').textContent = `${m.task === 'grade' ? '5-grade model' : 'Referable-DR model'} ${m.name} v${m.version} (${m.input.size}×${m.input.size})` +
-    (op ? ` · operating point ${op.threshold.toFixed(3)} (target specificity ${op.targetSpecificity}, chosen on ${op.chosenOn})` : ' · no stored operating point: no decisions') +
+    (op ? ` · operating point ${op.threshold.toFixed(3)} (target specificity ${op.targetSpecificity}, chosen on ${op.chosenOn})${referralText(op.referralByGrade)}` : ' · no stored operating point: no decisions') +
     (mode() === 'server' && catalog && catalog.models.length > 1 ? ' · the server screens with this model; the list applies to the browser mode' : '');
 }
 

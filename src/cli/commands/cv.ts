@@ -64,7 +64,16 @@ evaluate writes, for the pooled out-of-fold predictions: plots, referral by grad
       );
       if (opts.applyTo) {
         const sidecar = await readSidecar(opts.applyTo);
-        sidecar.operatingPoint = { threshold: op.threshold, targetSpecificity: op.targetSpecificity, mode: op.mode, chosenOn: `${dataset.name} ${k}-fold out-of-fold predictions`, protocol: r.protocol, sensitivity: op.sensitivity, specificity: op.specificity };
+        sidecar.operatingPoint = {
+          threshold: op.threshold,
+          targetSpecificity: op.targetSpecificity,
+          mode: op.mode,
+          chosenOn: `${dataset.name} ${k}-fold out-of-fold predictions`,
+          protocol: r.protocol,
+          sensitivity: op.sensitivity,
+          specificity: op.specificity,
+          referralByGrade: r.oofReferralByGrade,
+        };
         sidecar.metrics = {
           ...sidecar.metrics,
           cvFolds: k,

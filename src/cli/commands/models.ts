@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DISCLAIMER } from '../../core/index.ts';
+import { formatReferralByGrade } from '../../evaluate/index.ts';
 import { MODELS_DIR, listPackagedModels, type PackagedModel } from '../../models/index.ts';
 
 const fmt = (x: unknown, digits = 3) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '-');
@@ -36,7 +37,9 @@ models/MODEL_CARD.md says how each was trained and where it falls short. ${DISCL
         return;
       }
       for (const m of models) {
-        process.stdout.write(`${m.default ? '*' : ' '} ${m.name}  [${m.task}${m.default ? ', default' : ''}]  ${m.architecture}, ${m.inputSize} px, ${m.sizeMb.toFixed(1)} MB\n    ${metricsText(m)}\n    ${m.path}\n`);
+        const referral = m.operatingPoint?.referralByGrade;
+        const referred = referral ? `    referred at that threshold, by true grade (${m.operatingPoint!.chosenOn}): ${formatReferralByGrade(referral)}\n` : '';
+        process.stdout.write(`${m.default ? '*' : ' '} ${m.name}  [${m.task}${m.default ? ', default' : ''}]  ${m.architecture}, ${m.inputSize} px, ${m.sizeMb.toFixed(1)} MB\n    ${metricsText(m)}\n${referred}    ${m.path}\n`);
       }
       process.stdout.write(`* default of its task\n${DISCLAIMER}\n`);
     });

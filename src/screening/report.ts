@@ -48,6 +48,14 @@ export async function screeningReportHtml(records: ScreenRecord[], ctx: { out: s
   const opText = op
     ? `referable when P &ge; ${op.threshold.toFixed(4)} (chosen on ${escapeHtml(op.chosenOn)}, ${op.mode}, target specificity ${op.targetSpecificity}${op.protocol ? `; ${escapeHtml(op.protocol)}` : ''})`
     : 'no stored operating point: probabilities only, no decisions';
+  // What "no referral" means at this threshold: what it referred of each true grade where it was chosen.
+  const referral = op?.referralByGrade?.filter((r) => r.n > 0) ?? [];
+  const referralTable = referral.length
+    ? `<p>Where the threshold was chosen (${escapeHtml(op!.chosenOn)}) it referred, by true grade:</p>
+<table><thead><tr><th>true grade</th>${referral.map((r) => `<th>${escapeHtml(gradeNames[r.grade])}</th>`).join('')}</tr></thead>
+<tbody><tr><td>referred</td>${referral.map((r) => `<td>${r.referred} / ${r.n} (${((100 * r.referred) / r.n).toFixed(1)}%)</td>`).join('')}</tr></tbody></table>
+`
+    : '';
   const body = `<h1>dr-xai screening report</h1>
 <blockquote><strong>Research decision support, not a diagnosis.</strong> Every decision below needs a qualified grader's review.</blockquote>
 <h2>Summary</h2>
@@ -56,7 +64,7 @@ export async function screeningReportHtml(records: ScreenRecord[], ctx: { out: s
 ${grade ? `<table><thead><tr><th>predicted grade</th>${gradeNames.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}</tr></thead>
 <tbody><tr><td>photographs</td>${gradeNames.map((_, g) => `<td>${count((r) => r.predictedGrade === g)}</td>`).join('')}</tr></tbody></table>
 ` : ''}<p>Model: <code>${escapeHtml(ctx.model)}</code>, input ${ctx.info.input.size} px. Decision: ${opText}.${grade ? ' Predicted grade: the expected grade over the five grade probabilities, rounded (the rule <code>dr-xai evaluate</code> scores with QWK); the decision uses the operating point on P(grade &ge; 2), which is set for specificity, so a photograph can be graded 2 without a referral.' : ''} Ungradable photographs get no decision${grade ? ' and no grade' : ''}.</p>
-<h2>Photographs</h2>
+${referralTable}<h2>Photographs</h2>
 <p>Click a column header to sort. Thumbnails show the network's input (after retina masking, cropping and contrast enhancement)${ctx.explain ? '; heat maps show where the network looked (the sidecar\'s explanation method over its target layer)' : ''}.</p>
 <table><thead><tr><th>photo</th><th>id</th><th>probability</th><th>decision</th>${grade ? '<th>predicted grade</th>' : ''}<th>gradable</th><th>reasons</th><th>retina fraction</th><th>sharpness</th>${ctx.explain ? '<th>heat map</th>' : ''}</tr></thead>
 <tbody>

@@ -129,6 +129,10 @@ test('a grade model: screen (results.jsonl, results.csv, report.html), the API a
   assert.deepEqual(csv.slice(1).map((row) => Number(row[col])), records.map((r) => r.predictedGrade));
   const html = readFileSync(path.join(out, 'report.html'), 'utf8');
   assert.match(html, /<th>predicted grade<\/th>/);
+  // What "no referral" means: the stored referral by true grade where the threshold was chosen.
+  const stored: { grade: number; n: number; referred: number }[] = JSON.parse(readFileSync(gradeModel.replace(/\.onnx$/, '.json'), 'utf8')).operatingPoint.referralByGrade;
+  assert.equal(stored.length, 5);
+  for (const r of stored) assert.ok(html.includes(`<td>${r.referred} / ${r.n} (${((100 * r.referred) / r.n).toFixed(1)}%)</td>`), `grade ${r.grade} referral in report.html`);
   const perGrade = [0, 1, 2, 3, 4].map((g) => records.filter((r) => r.predictedGrade === g).length);
   assert.ok(html.includes(`<tr><td>photographs</td>${perGrade.map((n) => `<td>${n}</td>`).join('')}</tr>`), 'the summary counts the photographs of each predicted grade');
   const names = classNamesFor('grade');

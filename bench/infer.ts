@@ -15,7 +15,7 @@ async function worker(): Promise<void> {
   const m = efficientnetB0({ numClasses: 5, batch, imageSize: size, seed: 0 });
   const state = new Map([...m.graph.initializers].filter(([n]) => !m.graph.constants.has(n)).map(([n, t]) => [n, t.data as Float32Array]));
   const { bytes } = exportInference(m.graph, state, { input: m.input, logits: m.logits, features: m.features });
-  const session = await createSession(bytes, { threads: argValue('threads', 2), memoryArena: true });
+  const session = await createSession(bytes, { threads: argValue('threads', 2) });
   const rng = new Rng(0);
   const image = new ort.Tensor('float32', new Float32Array(batch * 3 * size * size).map(() => rng.normal()), [batch, 3, size, size]);
   await session.run({ image }, ['logits']); // warm-up

@@ -100,7 +100,7 @@ export class RangeCalibrator {
     const inputs = new Set(g.inputs.map((v) => v.name));
     const probe = cloneGraph(g);
     probe.outputs = targets.filter((t) => !inputs.has(t));
-    const session = await createSession(toOnnxBytes(probe, { dynamicBatch: true }), { threads: opts.threads, memoryArena: true });
+    const session = await createSession(toOnnxBytes(probe, { dynamicBatch: true }), { threads: opts.threads });
     return new RangeCalibrator(g, targets, session);
   }
 

@@ -144,7 +144,7 @@ export class CamExplainer {
     if (head && head.numClasses !== info.numClasses) {
       throw new DrXaiError(`the head has ${head.numClasses} outputs but the sidecar says ${info.numClasses} classes`, { file: onnxPath });
     }
-    const session = await createSession(bytes, { threads: opts.threads, memoryArena: true });
+    const session = await createSession(bytes, { threads: opts.threads });
     const method = makeCamMethod(opts.method ?? info.explain?.method ?? DEFAULT_CAM_METHOD, opts.variant ?? 'paper', info.input.size);
     return new CamExplainer(onnxPath, bytes, info, session, head, layer, method, opts);
   }
@@ -278,7 +278,7 @@ export class CamExplainer {
     let cached = this.gradientGraphs.get(n);
     if (!cached) {
       const built = explanationGraph(this.bytes, this.info, this.layer, n, this.onnxPath);
-      cached = { ...built, session: await createSession(built.graph, { threads: this.opts.threads, memoryArena: true }) };
+      cached = { ...built, session: await createSession(built.graph, { threads: this.opts.threads }) };
       this.gradientGraphs.set(n, cached);
     }
     return cached;

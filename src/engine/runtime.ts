@@ -27,9 +27,10 @@ export interface RuntimeOptions {
  * every intermediate tensor of a training step is a fresh allocation that the kernel fills with
  * page faults (about 100,000 a step for EfficientNet-B0 at 224 px, batch 8); with the arena but
  * without the pattern a step is 10-15% faster (224 px: 4.7 -> 5.2 images/s; 448 px: 1.16 -> 1.33,
- * peak RSS 3.45 -> 4.4 GB) and inference is as fast (448 px, batch 8: 10.1-10.7 images/s either
- * way) with a quarter less memory (1.00 -> 0.75 GB). The pattern is what cost: with it a training
- * step was slower than with neither (4.2 images/s) and took twice the memory (2 cores, AVX2, 2026-12-04).
+ * peak RSS 3.45 -> 4.4 GB), and inference runs as fast as with the pattern (448 px, batch 8:
+ * 10.1-10.7 images/s either way) in a quarter less memory (1.00 -> 0.75 GB). The pattern is what
+ * cost: with it a training step was slower than with neither (4.2 images/s at 224 px) and took
+ * twice the memory (2 cores, AVX2, 2026-12-04).
  */
 export function sessionOptions(opts: RuntimeOptions = {}): ort.InferenceSession.SessionOptions {
   return {
